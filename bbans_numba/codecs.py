@@ -316,6 +316,9 @@ class BetaBinomial(_TableCodec):
     def __init__(self, n, alpha, beta, precision_bits):
         self.precision_bits = check_precision(precision_bits)
         alpha = np.asarray(alpha, dtype=np.float64)
+        beta = np.asarray(beta, dtype=np.float64)
+        if np.isnan(alpha).any() or np.isnan(beta).any():
+            raise ValueError("alpha and beta must not be NaN")
         batch_shape = _batch_shape(alpha, 0, "alpha")
         self._set_tables(q.beta_binomial_cdf(alpha, beta, n, self.precision_bits), batch_shape)
 
