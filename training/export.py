@@ -1,0 +1,56 @@
+"""Export a trained Keras VAE to the ``.npz`` file that ``bbans_numba.model`` codes with.
+
+The file layout is defined (and validated) by :mod:`bbans_numba.model`; this module only
+fills it: float32 kernels (in, out) and biases (out,) under the names
+``{network}.input.kernel``, ``{network}.block{i}.inner.kernel``, ``{network}.block{i}.outer.bias``,
+``{network}.output.kernel``..., plus a JSON ``config``.
+
+Examples
+--------
+>>> import training.models as tm, training.export as te
+>>> arrays = te.export_arrays(tm.build_vae("mlp-bb"))
+>>> arrays["encoder.input.kernel"].shape, arrays["decoder.output.bias"].shape
+((784, 500), (1568,))
+"""
+
+import json
+
+import numpy as np
+
+import training  # noqa: F401  (sets KERAS_BACKEND before Keras is imported)
+import keras
+
+from bbans_numba.model import FORMAT_VERSION, network_layer_names
+
+
+def export_arrays(vae):
+    """The name -> array dict of the exported file for a :class:`training.models.BetaBinomialVAE`."""
+    config = dict(
+        format_version=FORMAT_VERSION,
+        image_shape=list(vae.image_shape),
+        latent_dim=vae.latent_dim,
+        hidden_units=vae.hidden_units,
+        residual_blocks=vae.residual_blocks,
+        activation=vae.activation,
+        likelihood="beta_binomial",
+        num_components=1,
+    )
+    arrays = {"config": np.array(json.dumps(config, sort_keys=True))}
+    for network in (vae.encoder, vae.decoder):
+        for layer_name in network_layer_names(network.name, vae.residual_blocks):
+            kernel, bias = network.get_layer(layer_name.replace(".", "_")).get_weights()
+            arrays[f"{layer_name}.kernel"] = np.ascontiguousarray(kernel, dtype=np.float32)
+            arrays[f"{layer_name}.bias"] = np.ascontiguousarray(bias, dtype=np.float32)
+    return arrays
+
+
+def export_npz(vae, path):
+    """Write the exported arrays of ``vae`` to ``path`` (an uncompressed ``.npz``)."""
+    np.savez(path, **export_arrays(vae))
+
+
+def load_keras_vae(path):
+    """Load a ``.keras`` file written by ``training.train`` (registers the custom classes)."""
+    import training.models  # noqa: F401  (registers BetaBinomialVAE for deserialization)
+
+    return keras.saving.load_model(path, compile=False)
