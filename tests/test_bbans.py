@@ -1,0 +1,211 @@
+"""BB-ANS round trips: lossless for every input, clear errors for everything else."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import bbans_numba as bb
+from bbans_numba import container
+from bbans_numba.bbans import file_info
+from bbans_numba.model import load_model, network_layer_names
+
+
+def write_random_model(path, hidden_units=32, latent_dim=8, seed=0):
+    """A small untrained model in the exported format: codes anything, just not well."""
+    rng = np.random.default_rng(seed)
+    config = dict(format_version=1, image_shape=[28, 28], latent_dim=latent_dim, hidden_units=hidden_units,
+                  residual_blocks=0, activation="relu", likelihood="beta_binomial", num_components=1)
+    arrays = {"config": np.array(json.dumps(config))}
+    for network, inputs, outputs in (("encoder", 784, 2 * latent_dim), ("decoder", latent_dim, 2 * 784)):
+        sizes = [inputs, hidden_units, outputs]
+        for name, fan_in, fan_out in zip(network_layer_names(network, 0), sizes[:-1], sizes[1:]):
+            arrays[f"{name}.kernel"] = (rng.normal(size=(fan_in, fan_out)) / np.sqrt(fan_in)).astype(np.float32)
+            arrays[f"{name}.bias"] = np.zeros(fan_out, dtype=np.float32)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture(scope="module")
+def random_model(tmp_path_factory):
+    return load_model(write_random_model(tmp_path_factory.mktemp("models") / "random.npz"))
+
+
+@pytest.fixture(scope="module")
+def mnist_images():
+    return bb.load_images("mnist:sample")[:40]
+
+
+def assert_round_trip(images, **kwargs):
+    blob = bb.compress(images, **kwargs)
+    restored = bb.decompress(blob, model=kwargs.get("model"))
+    assert restored.dtype == np.uint8
+    assert np.array_equal(restored, images)
+    return blob
+
+
+@pytest.mark.parametrize("quantizer", ["exact", "histogram"])
+def test_mnist_round_trip_with_shipped_model(mnist_images, quantizer):
+    blob = assert_round_trip(mnist_images, model="mnist", chains=8, quantizer=quantizer)
+    bits_per_dim = 8 * len(blob) / mnist_images.size
+    assert bits_per_dim < 2.5  # a trained model: far below 8 bits raw (fixed overheads dominate 40 images)
+
+
+def test_decompress_takes_model_from_file(mnist_images):
+    blob = bb.compress(mnist_images[:5])
+    assert np.array_equal(bb.decompress(blob), mnist_images[:5])
+
+
+@pytest.mark.parametrize(
+    "make_images",
+    [
+        lambda rng: rng.integers(0, 256, size=(13, 28, 28), dtype=np.uint8),  # noise
+        lambda rng: np.zeros((7, 28, 28), dtype=np.uint8),  # all black
+        lambda rng: np.full((7, 28, 28), 255, dtype=np.uint8),  # all white
+        lambda rng: rng.integers(0, 256, size=(1, 28, 28), dtype=np.uint8),  # a single image
+    ],
+    ids=["noise", "black", "white", "single"],
+)
+@pytest.mark.parametrize("quantizer", ["exact", "histogram"])
+def test_images_no_model_was_trained_for(random_model, make_images, quantizer):
+    images = make_images(np.random.default_rng(7))
+    assert_round_trip(images, model=random_model, chains=4, quantizer=quantizer)
+    assert_round_trip(images, model="mnist", chains=3, quantizer=quantizer)
+
+
+@given(
+    count=st.integers(0, 12),
+    chains=st.integers(1, 16),
+    bucket_bits=st.integers(1, 12),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=15)
+def test_round_trip_any_count_chains_and_buckets(random_model, count, chains, bucket_bits, seed):
+    rng = np.random.default_rng(seed)
+    images = (rng.random((count, 28, 28)) ** rng.uniform(0.2, 5) * 256).astype(np.uint8)
+    assert_round_trip(images, model=random_model, chains=chains, bucket_bits=bucket_bits,
+                      latent_precision_bits=max(bucket_bits, 14))
+
+
+def test_empty_input_round_trips(random_model):
+    images = np.zeros((0, 28, 28), dtype=np.uint8)
+    assert bb.decompress(bb.compress(images, model=random_model), model=random_model).shape == (0, 28, 28)
+
+
+def test_info_reports_counts_and_initial_bits(mnist_images):
+    blob = bb.compress(mnist_images, chains=4)
+    info = file_info(blob)
+    assert info["count"] == len(mnist_images)
+    assert info["chains"] == 4
+    assert info["initial_bits"] >= 0
+    assert info["bits_per_dim"] == pytest.approx(8 * len(blob) / mnist_images.size)
+
+
+@pytest.mark.parametrize(
+    "images, match",
+    [
+        (np.zeros((2, 32, 32), dtype=np.uint8), "shape \\(28, 28\\)"),
+        (np.zeros((2, 28, 28, 3), dtype=np.uint8), "shape \\(28, 28\\)"),
+        (np.zeros((2, 28, 28), dtype=np.float32), "uint8"),
+        (np.zeros((28, 28), dtype=np.uint8), "shape"),
+    ],
+)
+def test_bad_images_are_rejected(images, match):
+    with pytest.raises(ValueError, match=match):
+        bb.compress(images)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(chains=0), "chains"),
+        (dict(chains=2.5), "chains"),
+        (dict(quantizer="nearest"), "method"),
+        (dict(bucket_bits=0), "bucket_bits"),
+        (dict(bucket_bits=12, latent_precision_bits=10), "precision_bits >= bucket_bits"),
+        (dict(pixel_precision_bits=7), "pixel_precision_bits"),
+    ],
+)
+def test_bad_settings_are_rejected(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        bb.compress(np.zeros((2, 28, 28), dtype=np.uint8), **kwargs)
+
+
+def test_different_model_is_refused_by_name(mnist_images, random_model):
+    blob = bb.compress(mnist_images[:3])
+    with pytest.raises(container.ContainerError, match="fingerprint"):
+        bb.decompress(blob, model=random_model)
+
+
+def test_missing_model_is_named(mnist_images, random_model, tmp_path):
+    blob = bb.compress(mnist_images[:3], model=random_model)
+    with pytest.raises(container.ContainerError, match="'random'.*not available"):
+        bb.decompress(blob)
+
+
+def test_decode_in_another_process_with_one_thread(tmp_path, mnist_images):
+    """Probabilities must not depend on the process, batch split or thread count."""
+    images = np.concatenate([mnist_images, np.random.default_rng(1).integers(0, 256, (5, 28, 28), dtype=np.uint8)])
+    np.save(tmp_path / "in.npy", images)
+    (tmp_path / "file.bbans").write_bytes(bb.compress(images, chains=7))
+    script = textwrap.dedent(
+        f"""
+        import numpy as np, bbans_numba as bb
+        out = bb.decompress(open({str(tmp_path / 'file.bbans')!r}, 'rb').read())
+        assert np.array_equal(out, np.load({str(tmp_path / 'in.npy')!r})), 'pixels differ'
+        print('identical')
+        """
+    )
+    env = dict(os.environ, NUMBA_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "identical" in result.stdout
+
+
+@pytest.fixture(scope="module")
+def small_blob(random_model):
+    images = np.random.default_rng(3).integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
+    return images, bb.compress(images, model=random_model, chains=3)
+
+
+@given(data=st.data())
+@settings(max_examples=30)
+def test_corrupted_files_raise_clear_errors(random_model, small_blob, data):
+    images, blob = small_blob
+    kind = data.draw(st.sampled_from(["flip", "truncate", "append", "magic"]))
+    corrupted = bytearray(blob)
+    if kind == "flip":
+        position = data.draw(st.integers(0, 8 * len(blob) - 1))
+        corrupted[position // 8] ^= 1 << (position % 8)
+    elif kind == "truncate":
+        corrupted = corrupted[: data.draw(st.integers(0, len(blob) - 1))]
+    elif kind == "append":
+        corrupted += data.draw(st.binary(min_size=1, max_size=16))
+    else:
+        corrupted[:4] = b"GIF8"
+    with pytest.raises(ValueError):  # ContainerError is a ValueError; never another exception
+        bb.decompress(bytes(corrupted), model=random_model)
+
+
+@given(seed=st.integers(0, 2**32 - 1), words=st.integers(0, 3000))
+@settings(max_examples=10)
+def test_garbage_payload_with_valid_checksums_is_refused(random_model, small_blob, seed, words):
+    """A payload that passes the CRCs but is not what the encoder wrote still never decodes."""
+    _, blob = small_blob
+    header, payload = container.unpack(blob)
+    message = bb.Message.from_bytes(payload)
+    rng = np.random.default_rng(seed)
+    garbage = bb.Message.from_bytes(
+        payload[:8]
+        + np.array([rng.integers(0, 1000), words], dtype="<u8").tobytes()
+        + (message.heads ^ rng.integers(0, 2**31, message.num_lanes, dtype=np.uint64)).astype("<u8").tobytes()
+        + rng.integers(0, 2**32, words, dtype=np.uint32).astype("<u4").tobytes()
+    )
+    with pytest.raises(container.ContainerError):
+        bb.decompress(container.pack(header, garbage.to_bytes()), model=random_model)
