@@ -290,7 +290,10 @@ def decompress(blob, model=None, progress=None):
     coder = _Coder(model, settings)
     done = 0
     for first, lanes in reversed(_step_lanes(count, chains)):
-        images[first : first + lanes] = coder.decode_step(message.first_lanes(lanes), shape)
+        try:
+            images[first : first + lanes] = coder.decode_step(message.first_lanes(lanes), shape)
+        except ValueError as error:  # e.g. a decoded latent the posterior gives probability 0
+            raise container.ContainerError(f"corrupted file or different model: {error}") from error
         done += lanes
         if progress is not None:
             progress(done, count)
