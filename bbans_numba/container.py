@@ -179,13 +179,13 @@ def unpack(blob):
     header_bytes = reader.take(header_len, "header")
     header_crc = reader.unpack(_U32, "header checksum")
     if zlib.crc32(header_bytes) != header_crc:
-        raise ContainerError("header corrupted: its CRC32 does not match the stored checksum")
+        raise ContainerError("corrupted header: its CRC32 does not match the stored checksum")
     header = _decode_header(header_bytes)
     payload_len = reader.unpack(_U64, "payload length")
     payload = reader.take(payload_len, "payload")
     payload_crc = reader.unpack(_U32, "payload checksum")
     if zlib.crc32(payload) != payload_crc:
-        raise ContainerError("payload corrupted: its CRC32 does not match the stored checksum")
+        raise ContainerError("corrupted payload: its CRC32 does not match the stored checksum")
     if reader.remaining:
         raise ContainerError(f"{reader.remaining} unexpected bytes follow the end of the payload "
                              f"(the file should end at byte {reader.offset})")
@@ -247,7 +247,7 @@ def _decode_header(header_bytes):
     try:
         header = json.loads(bytes(header_bytes).decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise ContainerError(f"header corrupted: not valid UTF-8 JSON ({error})") from error
+        raise ContainerError(f"corrupted header: not valid UTF-8 JSON ({error})") from error
     validate_header(header)
     return header
 
@@ -259,7 +259,7 @@ def validate_header(header):
     Keys beyond the required ones are allowed (later versions of the codec may add some).
     """
     if not isinstance(header, dict):
-        raise ContainerError(f"header corrupted: expected a JSON object, found {type(header).__name__}")
+        raise ContainerError(f"corrupted header: expected a JSON object, found {type(header).__name__}")
     model = _required(header, "model", dict, "an object")
     _required(model, "name", str, "a string", where="model.name")
     fingerprint = _required(model, "fingerprint", str, "a string", where="model.fingerprint")
@@ -281,7 +281,7 @@ def validate_header(header):
         _bad_key("checksums.crc32", "a list of integers in [0, 2**32)", crcs)
     expected_chunks = math.ceil(count / chunk_images)
     if len(crcs) != expected_chunks:
-        raise ContainerError(f"header corrupted: key 'checksums.crc32' holds {len(crcs)} checksums but "
+        raise ContainerError(f"corrupted header: key 'checksums.crc32' holds {len(crcs)} checksums but "
                              f"{count} images in chunks of {chunk_images} need {expected_chunks}")
 
 
@@ -310,10 +310,10 @@ def _required_int(mapping, key, minimum, where=None):
 
 def _bad_key(where, description, value, missing=False):
     if missing:
-        raise ContainerError(f"header corrupted: required key '{where}' is missing")
+        raise ContainerError(f"corrupted header: required key '{where}' is missing")
     shown = repr(value)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    raise ContainerError(f"header corrupted: key '{where}' must be {description}, found {shown}")
+    raise ContainerError(f"corrupted header: key '{where}' must be {description}, found {shown}")
 
 
 # -- pixel checksums --------------------------------------------------------------------

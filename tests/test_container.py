@@ -149,10 +149,10 @@ def region_of(byte_index, blob):
     regions = [
         (VERSION_AT, ("not a bbans file",)),
         (HEADER_LEN_AT, ("format version",)),
-        (HEADER_AT, ("truncated file: the header ", "header corrupted")),
-        (payload_len_at, ("header corrupted",)),
-        (payload_len_at + 8, ("truncated file: the payload ", "payload corrupted")),
-        (len(blob), ("payload corrupted",)),
+        (HEADER_AT, ("truncated file: the header ", "corrupted header")),
+        (payload_len_at, ("corrupted header",)),
+        (payload_len_at + 8, ("truncated file: the payload ", "corrupted payload")),
+        (len(blob), ("corrupted payload",)),
     ]
     return next(kinds for end, kinds in regions if byte_index < end)
 
@@ -194,13 +194,13 @@ def test_any_header_length_is_refused_cleanly(header_len, data):
 
 # -- header content ---------------------------------------------------------------------
 def test_invalid_json_with_a_valid_crc_is_a_corrupted_header():
-    assert refusal(raw_container(b'{"count": ')).startswith("header corrupted: not valid UTF-8 JSON")
-    assert refusal(raw_container(b"\xff\xfe")).startswith("header corrupted: not valid UTF-8 JSON")
-    assert refusal(raw_container(b"[" * 100_000)).startswith("header corrupted: not valid UTF-8 JSON")
+    assert refusal(raw_container(b'{"count": ')).startswith("corrupted header: not valid UTF-8 JSON")
+    assert refusal(raw_container(b"\xff\xfe")).startswith("corrupted header: not valid UTF-8 JSON")
+    assert refusal(raw_container(b"[" * 100_000)).startswith("corrupted header: not valid UTF-8 JSON")
 
 
 def test_a_json_value_other_than_an_object_is_refused():
-    assert refusal(raw_container(b"[1, 2]")) == "header corrupted: expected a JSON object, found list"
+    assert refusal(raw_container(b"[1, 2]")) == "corrupted header: expected a JSON object, found list"
 
 
 def without(mapping, key):
@@ -231,7 +231,7 @@ def without(mapping, key):
 def test_each_bad_header_key_is_named(header, change, expected):
     header_bytes = json.dumps(change(header)).encode()
     message = refusal(raw_container(header_bytes))
-    assert message.startswith("header corrupted: ") and expected in message
+    assert message.startswith("corrupted header: ") and expected in message
 
 
 # -- pixel checksums --------------------------------------------------------------------
