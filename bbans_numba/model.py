@@ -62,6 +62,8 @@ DEFAULT_MODEL = "mnist"
 ROW_BLOCK = 8
 ACTIVATIONS = {"linear": 0, "relu": 1, "elu": 2}
 LIKELIHOODS = ("beta_binomial",)
+# Weights may be stored as float16 to keep shipped files small; they are computed with in float32.
+WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
 CONFIG_KEYS = ("format_version", "image_shape", "latent_dim", "hidden_units", "residual_blocks",
                "activation", "likelihood", "num_components")
 
@@ -158,7 +160,7 @@ class CodingModel:
         self.num_pixels = int(np.prod(self.image_shape))
         self._activation = ACTIVATIONS[config["activation"]]
         self._residual_blocks = int(config["residual_blocks"])
-        self._layers = {key: value for key, value in arrays.items() if key != "config"}
+        self._layers = {key: value.astype(np.float32) for key, value in arrays.items() if key != "config"}
 
     def __repr__(self):
         return (f"CodingModel(name={self.name!r}, image_shape={self.image_shape}, latent_dim={self.latent_dim}, "
@@ -259,8 +261,9 @@ def _validated_config(path, arrays):
                 if key not in arrays:
                     raise ValueError(f"{path}: missing array {key!r}")
                 value = arrays[key]
-                if value.shape != shape or value.dtype != np.float32:
-                    raise ValueError(f"{path}: array {key!r} is {value.dtype} {value.shape}, expected float32 {shape}")
+                if value.shape != shape or value.dtype not in WEIGHT_DTYPES:
+                    raise ValueError(f"{path}: array {key!r} is {value.dtype} {value.shape}, "
+                                     f"expected float32 or float16 {shape}")
                 if not np.isfinite(value).all():
                     raise ValueError(f"{path}: array {key!r} holds non-finite values")
     return config

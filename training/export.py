@@ -1,9 +1,13 @@
 """Export a trained Keras VAE to the ``.npz`` file that ``bbans_numba.model`` codes with.
 
 The file layout is defined (and validated) by :mod:`bbans_numba.model`; this module only
-fills it: float32 kernels (in, out) and biases (out,) under the names
+fills it: float32 (or float16) kernels (in, out) and biases (out,) under the names
 ``{network}.input.kernel``, ``{network}.block{i}.inner.kernel``, ``{network}.block{i}.outer.bias``,
 ``{network}.output.kernel``..., plus a JSON ``config``.
+
+Command line (re-export a trained model, e.g. with half-size weights for shipping)::
+
+    python -m training.export runs/mnist.keras bbans_numba/models/mnist.npz --weight-dtype float16
 
 Examples
 --------
@@ -13,7 +17,9 @@ Examples
 ((784, 500), (1568,))
 """
 
+import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 
@@ -23,8 +29,12 @@ import keras
 from bbans_numba.model import FORMAT_VERSION, network_layer_names
 
 
-def export_arrays(vae):
-    """The name -> array dict of the exported file for a :class:`training.models.BetaBinomialVAE`."""
+def export_arrays(vae, weight_dtype="float32"):
+    """The name -> array dict of the exported file for a :class:`training.models.BetaBinomialVAE`.
+
+    ``weight_dtype="float16"`` halves the file; the codec computes in float32 either way,
+    so evaluate the exported file itself (``python -m training.evaluate``) to see its cost.
+    """
     config = dict(
         format_version=FORMAT_VERSION,
         image_shape=list(vae.image_shape),
@@ -39,14 +49,14 @@ def export_arrays(vae):
     for network in (vae.encoder, vae.decoder):
         for layer_name in network_layer_names(network.name, vae.residual_blocks):
             kernel, bias = network.get_layer(layer_name.replace(".", "_")).get_weights()
-            arrays[f"{layer_name}.kernel"] = np.ascontiguousarray(kernel, dtype=np.float32)
-            arrays[f"{layer_name}.bias"] = np.ascontiguousarray(bias, dtype=np.float32)
+            arrays[f"{layer_name}.kernel"] = np.ascontiguousarray(kernel, dtype=weight_dtype)
+            arrays[f"{layer_name}.bias"] = np.ascontiguousarray(bias, dtype=weight_dtype)
     return arrays
 
 
-def export_npz(vae, path):
+def export_npz(vae, path, weight_dtype="float32"):
     """Write the exported arrays of ``vae`` to ``path`` (an uncompressed ``.npz``)."""
-    np.savez(path, **export_arrays(vae))
+    np.savez(path, **export_arrays(vae, weight_dtype))
 
 
 def load_keras_vae(path):
@@ -54,3 +64,18 @@ def load_keras_vae(path):
     import training.models  # noqa: F401  (registers BetaBinomialVAE for deserialization)
 
     return keras.saving.load_model(path, compile=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m training.export",
+                                     description="Export a .keras VAE to the codec's .npz format.")
+    parser.add_argument("keras_file", help="a .keras file written by training.train")
+    parser.add_argument("npz_file", help="output path, e.g. bbans_numba/models/mnist.npz")
+    parser.add_argument("--weight-dtype", choices=["float32", "float16"], default="float32")
+    args = parser.parse_args(argv)
+    export_npz(load_keras_vae(args.keras_file), args.npz_file, args.weight_dtype)
+    print(f"wrote {args.npz_file} ({Path(args.npz_file).stat().st_size / 1e6:.1f} MB, {args.weight_dtype} weights)")
+
+
+if __name__ == "__main__":
+    main()
