@@ -1,0 +1,474 @@
+"""Throughput of the rANS coder and codecs (Msym/s), side by side with constriction.
+
+Not a test: a script.  Prints a Markdown table and writes JSON::
+
+    python bench/bench_rans.py                  # 10M symbols per case, 256 lanes
+    python bench/bench_rans.py --quick          # 1M symbols
+    python bench/bench_rans.py --sweep          # also a lanes sweep for the fixed table
+
+Cases (every symbol 256-way, precision 16 bits):
+
+* ``fixed``: one shared table (Categorical, probs of shape (256,)), one push/pop call.
+* ``betabinomial`` / ``logistic3``: a different table per symbol (BetaBinomial, n = 255;
+  DiscretizedLogisticMixture, 3 components), coded in chunks of ``--chunk-steps`` steps
+  x lanes as BB-ANS does per batch; building the codec (tables) is inside the timing.
+* ``gauss-exact`` / ``gauss-histogram``: DiagGaussianStdBins, bucket_bits 8.
+
+Every decode is checked (``np.array_equal`` and the message back to its empty state); a
+row that fails says so.  ``bits/sym`` is the coded size (stream + heads, less the empty
+message) per symbol; ``ideal`` is the cross-entropy ``-mean log2 p(symbol)`` under the
+unquantized distribution.  Timings: one warm-up (Numba compile), then ``--repeats`` runs,
+median reported (the machine may be shared: look at the spread).  A regression check
+hashes the message bytes of every case at a fixed small size and seed against the hashes
+recorded in :data:`EXPECTED_HASHES` (speed work must not change a single bit).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import numpy as np
+from scipy import special, stats
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import bbans_numba as bb  # noqa: E402
+from bbans_numba import codecs, quantize  # noqa: E402
+
+try:
+    import constriction
+except ImportError:  # rows for constriction are skipped
+    constriction = None
+
+PRECISION = 16
+NUM_SYMBOLS = 256
+BUCKET_BITS = 8
+COMPONENTS = 3
+
+# sha256 of Message.to_bytes() after pushing each case with regression_data() (seed 1234,
+# 64 lanes x 1024 steps, chunks of 64 steps), recorded before any speed work.
+EXPECTED_HASHES = {
+    "fixed": "8c9067aba8c1ca0d53deb7d678becbe16be02d1f04d218bdcf8d05f203da3c3b",
+    "betabinomial": "b58783dceae9dce8289e08373e02b67b2a3c1bdc9ef2552daac93e67317dc503",
+    "logistic3": "3ccc25e031f551da53a282365e32e101a4e001520b537f0c47eb9049e1270bf2",
+    "gauss-exact": "43cf0e1ad722f182f331143e63a9eb2666140ec5f263861bbb1765849a5aeac0",
+    "gauss-histogram": "40e217dde1b088047490d9f3774cc02fde2425bd28fb92cbd98e996b50007985",
+    "fixed-p20": "06c0dd157403b2503194613848ae89b38b766c56a1e1fa8c6a4ac7056a253ca5",
+    "per-lane-table": "2910ab50dd1d137cf9cef155a9b86c36fe7d89c2ba8a595b0192e930359da18a",
+    "uniform": "eb90fff4fdc7fb620ed03f3638f8b7eb7a6455661639b036fa0b91cdac723b65",
+    "fixed-1-lane": "5555c59b4cbe89839b246c40b40f54558d7181ae9515bf3689b2c606dbda5239",
+}
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def _pixel_probs(rng):
+    """A fixed 256-way table shaped like pixel statistics (a peak at 0, a bump, a floor)."""
+    k = np.arange(NUM_SYMBOLS)
+    probs = 0.5 * np.exp(-k / 3.0) + 0.3 * np.exp(-((k - 200) / 25.0) ** 2) + 1e-4 + 0.01 * rng.random(NUM_SYMBOLS)
+    return probs / probs.sum()
+
+
+def ideal_bits(name, d):
+    """Cross-entropy ``-mean log2 p(symbol)`` (bits) under the unquantized distribution."""
+    symbols = d["symbols"]
+    if name == "fixed":
+        return float(-np.mean(np.log2(d["probs"][symbols])))
+    if name == "betabinomial":
+        return float(-np.mean(stats.betabinom.logpmf(symbols, NUM_SYMBOLS - 1, d["alpha"], d["beta"])) / np.log(2))
+    if name == "logistic3":
+        weights = special.softmax(d["logits"], axis=-1)
+
+        def mixture_cdf(edge):
+            return np.sum(weights * special.expit((edge[..., None] - d["means"]) * np.exp(-d["log_scales"])), axis=-1)
+
+        upper = np.where(symbols == NUM_SYMBOLS - 1, 1.0, mixture_cdf(symbols + 0.5))
+        lower = np.where(symbols == 0, 0.0, mixture_cdf(symbols - 0.5))
+        return float(-np.mean(np.log2(np.maximum(upper - lower, 1e-300))))
+    outer = np.concatenate(([-np.inf], quantize.std_normal_bucket_edges(BUCKET_BITS), [np.inf]))
+    mean, std = d["mean"], d["std"]
+    mass = special.ndtr((outer[symbols + 1] - mean) / std) - special.ndtr((outer[symbols] - mean) / std)
+    return float(-np.mean(np.log2(np.maximum(mass, 1e-300))))
+
+
+def make_case(name, num_lanes, num_steps, rng):
+    """Symbols (L, S) and parameters (per symbol, or one table) for one case, plus the
+    ideal bits/symbol."""
+    shape = (num_lanes, num_steps)
+    if name == "fixed":
+        probs = _pixel_probs(rng)
+        data = {"symbols": rng.choice(NUM_SYMBOLS, size=shape, p=probs), "probs": probs}
+    elif name == "betabinomial":
+        alpha = np.exp(rng.uniform(-1.0, 3.0, shape))
+        beta = np.exp(rng.uniform(-1.0, 3.0, shape))
+        data = {"symbols": rng.binomial(NUM_SYMBOLS - 1, rng.beta(alpha, beta)), "alpha": alpha, "beta": beta}
+    elif name == "logistic3":
+        means = rng.uniform(0.0, 255.0, shape + (COMPONENTS,))
+        log_scales = rng.uniform(0.0, 3.0, shape + (COMPONENTS,))
+        logits = rng.normal(0.0, 1.0, shape + (COMPONENTS,))
+        cumulative = np.cumsum(special.softmax(logits, axis=-1), axis=-1)
+        component = np.minimum((rng.random(shape)[..., None] > cumulative).sum(axis=-1), COMPONENTS - 1)
+        pick = lambda a: np.take_along_axis(a, component[..., None], axis=-1)[..., 0]  # noqa: E731
+        u = rng.uniform(1e-12, 1.0 - 1e-12, shape)
+        x = pick(means) + np.exp(pick(log_scales)) * np.log(u / (1.0 - u))
+        symbols = np.clip(np.round(x), 0, NUM_SYMBOLS - 1).astype(np.int64)
+        data = {"symbols": symbols, "means": means, "log_scales": log_scales, "logits": logits}
+    elif name.startswith("gauss"):
+        mean = rng.normal(0.0, 1.0, shape)
+        std = np.exp(rng.uniform(np.log(0.05), np.log(1.0), shape))
+        # Sample through the histogram quantizer's points so every symbol has freq >= 1
+        # under both quantizers.
+        points = quantize.histogram_points(PRECISION)
+        values = mean + std * points[rng.integers(0, points.size, shape)]
+        symbols = np.searchsorted(quantize.std_normal_bucket_edges(BUCKET_BITS), values, side="right")
+        data = {"symbols": symbols.astype(np.int64), "mean": mean, "std": std}
+    else:
+        raise ValueError(name)
+    data["ideal"] = ideal_bits(name, data)
+    return data
+
+
+def build_codec(name, data, step_slice):
+    """The bbans_numba codec for steps ``step_slice`` of a case (table building)."""
+    if name == "fixed":
+        return codecs.Categorical(data["probs"], PRECISION)
+    part = lambda key: data["chunks"][key][step_slice]  # noqa: E731
+    if name == "betabinomial":
+        return codecs.BetaBinomial(NUM_SYMBOLS - 1, part("alpha"), part("beta"), PRECISION)
+    if name == "logistic3":
+        return codecs.DiscretizedLogisticMixture(part("means"), part("log_scales"), part("logits"), PRECISION)
+    method = name.split("-")[1]
+    return codecs.DiagGaussianStdBins(part("mean"), part("std"), BUCKET_BITS, PRECISION, method=method)
+
+
+def split_chunks(name, data, chunk_steps):
+    """Contiguous per-chunk copies of symbols and parameters (done outside the timing)."""
+    num_steps = data["symbols"].shape[1]
+    bounds = [(s, min(s + chunk_steps, num_steps)) for s in range(0, num_steps, chunk_steps)]
+    if name == "fixed":
+        bounds = [(0, num_steps)]
+    keys = [k for k in data if k not in ("probs", "ideal", "chunks")]
+    data["chunks"] = {k: [np.ascontiguousarray(data[k][:, a:b]) for a, b in bounds] for k in keys}
+    return len(bounds)
+
+
+# --- bbans_numba runs ---------------------------------------------------------------------
+
+
+def encode(name, data, num_lanes):
+    message = bb.Message(num_lanes)
+    for index, symbols in enumerate(data["chunks"]["symbols"]):
+        build_codec(name, data, index).push(message, symbols)
+    return message
+
+
+def decode(name, data, message):
+    chunks = data["chunks"]["symbols"]
+    out = [None] * len(chunks)
+    for index in range(len(chunks) - 1, -1, -1):
+        out[index] = build_codec(name, data, index).pop(message, num_steps=chunks[index].shape[1])
+    return np.concatenate(out, axis=1)
+
+
+def timed(function, repeats, setup=None):
+    """(median seconds, all seconds, last result) of ``repeats`` runs after one warm-up."""
+    times, result = [], None
+    for run in range(repeats + 1):
+        argument = setup() if setup else None
+        begin = time.perf_counter()
+        result = function(argument)
+        elapsed = time.perf_counter() - begin
+        if run:  # run 0 is the warm-up (compilation, caches)
+            times.append(elapsed)
+    return statistics.median(times), times, result
+
+
+def run_ours(name, num_lanes, num_symbols, chunk_steps, repeats, rng):
+    num_steps = max(1, num_symbols // num_lanes)
+    data = make_case(name, num_lanes, num_steps, rng)
+    split_chunks(name, data, chunk_steps)
+    total = num_lanes * num_steps
+    empty = bb.Message(num_lanes).to_bytes()
+    enc_time, enc_all, message = timed(lambda _: encode(name, data, num_lanes), repeats)
+    bits = message.num_bits() - 64 * num_lanes
+    encoded = message.to_bytes()
+    dec_time, dec_all, decoded = timed(
+        lambda m: decode(name, data, m), repeats, setup=lambda: bb.Message.from_bytes(encoded)
+    )
+    replay = bb.Message.from_bytes(encoded)
+    ok = bool(np.array_equal(decode(name, data, replay), data["symbols"])) and replay.to_bytes() == empty
+    ok = ok and bool(np.array_equal(decoded, data["symbols"]))
+    return {
+        "case": name, "coder": "bbans_numba", "lanes": num_lanes, "symbols": total,
+        "encode_msym_s": total / enc_time / 1e6, "decode_msym_s": total / dec_time / 1e6,
+        "encode_s": enc_all, "decode_s": dec_all,
+        "bits_per_symbol": bits / total, "ideal_bits_per_symbol": data["ideal"], "decode_ok": ok,
+    }  # fmt: skip
+
+
+# --- constriction runs --------------------------------------------------------------------
+
+
+def flat_prefix(data, rows):
+    """The first ``rows`` symbols (lane-major) of a case and their parameters, flattened."""
+    return {k: v.reshape(-1, *v.shape[2:])[:rows] for k, v in data.items() if isinstance(v, np.ndarray) and k != "probs"}
+
+
+def constriction_probs(name, prefix):
+    """Float32 probability rows (rows, 256): our quantized tables of the same case."""
+    if name == "betabinomial":
+        freqs = np.diff(quantize.beta_binomial_cdf(prefix["alpha"], prefix["beta"], NUM_SYMBOLS - 1, PRECISION), axis=-1)
+    elif name == "logistic3":
+        freqs = quantize.logistic_mixture_freqs(prefix["means"], prefix["log_scales"], prefix["logits"], PRECISION)
+    else:
+        method = name.split("-")[1]
+        freqs = quantize.gaussian_bucket_freqs(prefix["mean"], prefix["std"], BUCKET_BITS, PRECISION, method=method)
+        freqs = np.maximum(freqs, 1)  # histogram zeros; constriction gives every symbol >= 1 anyway
+    return (freqs / freqs.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def run_constriction(name, num_symbols, repeats, rng, chunk_rows=1 << 16):
+    """constriction's AnsCoder on the same case: one concrete Categorical for the fixed
+    table, the ``Categorical(perfect=False)`` family with a 2-D probability array (one row
+    per symbol, precomputed outside the timing, in chunks of ``chunk_rows``) otherwise."""
+    model, stack = constriction.stream.model, constriction.stream.stack
+    data = make_case(name, 1, num_symbols, rng)
+    symbols = data["symbols"].reshape(-1).astype(np.int32)
+    if name == "fixed":
+        fixed_model = model.Categorical(data["probs"].astype(np.float32), perfect=False)
+        note = "concrete Categorical"
+    else:
+        family = model.Categorical(perfect=False)
+        probs = constriction_probs(name, flat_prefix(data, symbols.size))
+        bounds = [(a, min(a + chunk_rows, symbols.size)) for a in range(0, symbols.size, chunk_rows)]
+        note = "Categorical family, float32 rows precomputed (not timed)"
+
+    def enc(_):
+        coder = stack.AnsCoder()
+        if name == "fixed":
+            coder.encode_reverse(symbols, fixed_model)
+        else:
+            for a, b in reversed(bounds):
+                coder.encode_reverse(symbols[a:b], family, probs[a:b])
+        return coder.get_compressed()
+
+    def dec(compressed):
+        coder = stack.AnsCoder(compressed)
+        if name == "fixed":
+            return coder.decode(fixed_model, symbols.size)
+        return np.concatenate([coder.decode(family, probs[a:b]) for a, b in bounds])
+
+    enc_time, enc_all, compressed = timed(enc, repeats)
+    dec_time, dec_all, decoded = timed(dec, repeats, setup=lambda: compressed.copy())
+    total = symbols.size
+    return {
+        "case": name, "coder": "constriction", "lanes": 1, "symbols": total,
+        "encode_msym_s": total / enc_time / 1e6, "decode_msym_s": total / dec_time / 1e6,
+        "encode_s": enc_all, "decode_s": dec_all,
+        "bits_per_symbol": 32.0 * compressed.size / total, "ideal_bits_per_symbol": data["ideal"],
+        "decode_ok": bool(np.array_equal(decoded, symbols)), "note": note,
+    }  # fmt: skip
+
+
+# --- where the time goes ------------------------------------------------------------------
+
+
+def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
+    """Split encode/decode of the fixed and beta-binomial cases into their stages."""
+    num_steps = max(1, num_symbols // num_lanes)
+    total = num_lanes * num_steps
+    rows = []
+
+    def stage(label, function, setup=None):
+        seconds, _, _ = timed(function, repeats, setup)
+        rows.append({"stage": label, "seconds": seconds, "ns_per_symbol": 1e9 * seconds / total})
+
+    fixed = make_case("fixed", num_lanes, num_steps, rng)
+    codec = codecs.Categorical(fixed["probs"], PRECISION)
+    message = bb.Message(num_lanes)
+    starts, freqs = codec.intervals(message, fixed["symbols"])
+    stage("fixed: intervals (table lookup)", lambda _: codec.intervals(message, fixed["symbols"]))
+    stage("fixed: push kernel", lambda m: m.push_checked(starts, freqs, PRECISION), setup=lambda: bb.Message(num_lanes))
+    codec.push(message, fixed["symbols"])
+    encoded = message.to_bytes()
+    stage("fixed: pop (slot table)", lambda m: codec.pop(m, num_steps), setup=lambda: bb.Message.from_bytes(encoded))
+
+    data = make_case("betabinomial", num_lanes, num_steps, rng)
+    split_chunks("betabinomial", data, chunk_steps)
+    chunks = data["chunks"]
+    stage(
+        "betabinomial: beta_binomial_cdf only",
+        lambda _: [quantize.beta_binomial_cdf(a, b, NUM_SYMBOLS - 1, PRECISION) for a, b in zip(chunks["alpha"], chunks["beta"])],
+    )  # fmt: skip
+    built = [build_codec("betabinomial", data, i) for i in range(len(chunks["symbols"]))]
+    stage("betabinomial: intervals", lambda _: [c.intervals(message, s) for c, s in zip(built, chunks["symbols"])])
+    stage(
+        "betabinomial: push (given codecs)",
+        lambda m: [c.push(m, s) for c, s in zip(built, chunks["symbols"])],
+        setup=lambda: bb.Message(num_lanes),
+    )
+    pushed = bb.Message(num_lanes)
+    for c, s in zip(built, chunks["symbols"]):
+        c.push(pushed, s)
+    encoded = pushed.to_bytes()
+    stage(
+        "betabinomial: pop (given codecs)",
+        lambda m: [c.pop(m, num_steps=s.shape[1]) for c, s in reversed(list(zip(built, chunks["symbols"])))],
+        setup=lambda: bb.Message.from_bytes(encoded),
+    )
+    return rows
+
+
+# --- regression hashes --------------------------------------------------------------------
+
+
+def regression_hashes(cases):
+    """sha256 of the encoded message of each case at a fixed small size and seed, plus
+    variants that take other kernel paths (precision 20: no slot table; per-lane tables;
+    Uniform; one lane)."""
+    hashes = {}
+    digest = lambda message: hashlib.sha256(message.to_bytes()).hexdigest()  # noqa: E731
+    for name in cases:
+        rng = np.random.default_rng(1234)
+        data = make_case(name, 64, 1024, rng)
+        split_chunks(name, data, 64)
+        hashes[name] = digest(encode(name, data, 64))
+    rng = np.random.default_rng(1234)
+    probs = _pixel_probs(rng)
+    symbols = rng.choice(NUM_SYMBOLS, size=(64, 1024), p=probs)
+    variants = {
+        "fixed-p20": (codecs.Categorical(probs, 20), symbols),
+        "per-lane-table": (codecs.Categorical(rng.dirichlet(np.ones(NUM_SYMBOLS), 64), 16), symbols),
+        "uniform": (codecs.Uniform(8), symbols),
+        "fixed-1-lane": (codecs.Categorical(probs, 16), symbols[:1]),
+    }
+    for name, (codec, values) in variants.items():
+        message = bb.Message(values.shape[0])
+        codec.push(message, values)
+        hashes[name] = digest(message)
+    return hashes
+
+
+# --- main ---------------------------------------------------------------------------------
+
+CASES = ["fixed", "betabinomial", "logistic3", "gauss-exact", "gauss-histogram"]
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def markdown_table(rows):
+    lines = [
+        "| case | coder | lanes | symbols | encode Msym/s | decode Msym/s | bits/sym | ideal | overhead | decode |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        overhead = 100.0 * (r["bits_per_symbol"] / r["ideal_bits_per_symbol"] - 1.0)
+        lines.append(
+            f"| {r['case']} | {r['coder']} | {r['lanes']} | {r['symbols']:,} | {r['encode_msym_s']:.1f} | "
+            f"{r['decode_msym_s']:.1f} | {r['bits_per_symbol']:.4f} | {r['ideal_bits_per_symbol']:.4f} | "
+            f"{overhead:+.2f}% | {'ok' if r['decode_ok'] else 'FAILED'} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--symbols", type=int, default=10_000_000, help="symbols per case (default 10M)")
+    parser.add_argument("--quick", action="store_true", help="1M symbols, 3 repeats")
+    parser.add_argument("--lanes", type=int, default=256, help="lanes (interleaved rANS states), default 256")
+    parser.add_argument("--chunk-steps", type=int, default=64, help="steps per codec build for per-symbol cases")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs after the warm-up; median reported")
+    parser.add_argument("--constriction-symbols", type=int, default=500_000,
+                        help="symbols for constriction's per-symbol-table rows (float rows are precomputed)")  # fmt: skip
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    parser.add_argument("--sweep", action="store_true", help="lanes sweep for the fixed table")
+    parser.add_argument("--breakdown", action="store_true", help="time the stages of the fixed and beta-binomial cases")
+    parser.add_argument("--no-constriction", action="store_true")
+    parser.add_argument("--json", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "bench_rans.json"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.symbols, args.repeats = 1_000_000, 3
+    cases = [c for c in args.cases.split(",") if c]
+    unknown = set(cases) - set(CASES)
+    if unknown:
+        parser.error(f"unknown cases {sorted(unknown)}")
+
+    print(f"# bench_rans: {os.cpu_count()} cores, {cpu_model()}, numba threads "
+          f"{__import__('numba').get_num_threads()}, python {platform.python_version()}")  # fmt: skip
+    print(f"symbols/case {args.symbols:,}, lanes {args.lanes}, precision {PRECISION}, chunk {args.chunk_steps} steps, "
+          f"median of {args.repeats} after 1 warm-up")  # fmt: skip
+    have_constriction = constriction is not None and not args.no_constriction
+    if not have_constriction:
+        print("constriction: not installed (or disabled): its rows are skipped")
+
+    hashes = regression_hashes(cases)
+    regression = {name: (EXPECTED_HASHES.get(name) in (None, digest)) for name, digest in hashes.items()}
+    print("regression (message bytes vs recorded hashes): "
+          + ", ".join(f"{n}={'ok' if ok else 'CHANGED'}" + ("" if n in EXPECTED_HASHES else "(unrecorded)")
+                      for n, ok in regression.items()))  # fmt: skip
+
+    rows = []
+    for name in cases:
+        rows.append(run_ours(name, args.lanes, args.symbols, args.chunk_steps, args.repeats, np.random.default_rng(7)))
+        if have_constriction:
+            size = args.symbols if name == "fixed" else min(args.symbols, args.constriction_symbols)
+            rows.append(run_constriction(name, size, args.repeats, np.random.default_rng(7)))
+        print(markdown_table(rows[-2 if have_constriction else -1 :]).split("\n", 2)[-1], flush=True)
+    print()
+    print(markdown_table(rows))
+
+    ratios = {}
+    if have_constriction:
+        for name in cases:
+            ours = next(r for r in rows if r["case"] == name and r["coder"] == "bbans_numba")
+            theirs = next(r for r in rows if r["case"] == name and r["coder"] == "constriction")
+            ratios[name] = {k: ours[k] / theirs[k] for k in ("encode_msym_s", "decode_msym_s")}
+        print()
+        print("speed-up over constriction (encode / decode): "
+              + ", ".join(f"{n} {v['encode_msym_s']:.1f}x / {v['decode_msym_s']:.1f}x" for n, v in ratios.items()))  # fmt: skip
+
+    sweep = []
+    if args.sweep:
+        print()
+        for lanes in (1, 4, 16, 64, 256, 1024, 4096):
+            sweep.append(run_ours("fixed", lanes, args.symbols, args.chunk_steps, args.repeats, np.random.default_rng(7)))
+        print("lanes sweep, fixed table:")
+        print(markdown_table(sweep))
+
+    stages = []
+    if args.breakdown:
+        stages = breakdown(args.lanes, args.symbols, args.chunk_steps, args.repeats, np.random.default_rng(7))
+        print()
+        print("| stage | seconds | ns/symbol |\n|---|---:|---:|")
+        for s in stages:
+            print(f"| {s['stage']} | {s['seconds']:.4f} | {s['ns_per_symbol']:.2f} |")
+
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    with open(args.json, "w") as handle:
+        json.dump({
+            "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version()},
+            "settings": vars(args), "rows": rows, "speedup_vs_constriction": ratios, "lanes_sweep": sweep,
+            "breakdown": stages, "regression_hashes": hashes, "regression_ok": regression,
+        }, handle, indent=1)  # fmt: skip
+    print(f"\nwrote {args.json}")
+    failed = [r for r in rows + sweep if not r["decode_ok"]] or [n for n, ok in regression.items() if not ok]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
