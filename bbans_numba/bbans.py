@@ -193,7 +193,7 @@ def compress(
     chains = int(max(1, min(chains, count)))
     coder = _Coder(model, settings)
     message = Message(num_lanes=chains)
-    pixels = images.reshape(count, -1)
+    pixels = images.reshape(count, int(np.prod(model.image_shape)))
     steps = _step_lanes(count, chains)
     for call_start in range(0, len(steps), _POSTERIOR_STEPS_PER_CALL):
         call_steps = steps[call_start : call_start + _POSTERIOR_STEPS_PER_CALL]
