@@ -10,6 +10,7 @@ Modules
 ``training.export``    a trained Keras model -> the ``.npz`` that ``bbans_numba.model`` loads.
 ``training.train``     ``python -m training.train --data SPEC --model ARCH --epochs E --out PATH``.
 ``training.evaluate``  ``python -m training.evaluate --model PATH --data SPEC``.
+``training.speed``     ``python -m training.speed --model mnist``: encode/decode timings.
 """
 
 import os
