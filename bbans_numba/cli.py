@@ -334,8 +334,11 @@ def bits_per_dim(num_bytes, images):
 
 
 def images_per_second(count, seconds):
-    """A rounded rate for display."""
-    return f"{count / seconds:.0f}" if seconds > 0 else "inf"
+    """A rounded rate for display (three significant digits below 100 images/s)."""
+    if seconds <= 0:
+        return "inf"
+    rate = count / seconds
+    return f"{rate:.0f}" if rate >= 100 else f"{rate:.3g}"
 
 
 def error_message(error):
