@@ -13,6 +13,10 @@ How the work is split
   hands them to the generic push kernel of :mod:`bbans_numba.rans`.
 * A pop runs one sequential jitted pass that, for each symbol in mirrored order, peeks
   the slot, finds the symbol that holds it (codec-specific lookup) and pops it.
+* Shared tables (one table for every lane and step) take fused paths instead: the push
+  kernel reads each symbol's precomputed encoder row (:func:`bbans_numba.rans.encoder_table`,
+  no division) and the pop kernel maps slots to symbols through a slot table; the coded
+  bytes are exactly those of the generic path.
 
 Both passes dispatch on a small integer *kind*, so one kernel serves every codec and
 is compiled once (and cached on disk).
@@ -22,7 +26,21 @@ import numpy as np
 from numba import njit, prange
 
 from . import quantize as q
-from .rans import check_precision, peek_slot, pop_interval, raise_for_status
+from .rans import (
+    _HEAD_LOWER,
+    _WORD_MASK,
+    _WORD_SHIFT,
+    STATUS_OK,
+    STATUS_STREAM_FULL,
+    check_precision,
+    decode_interval,
+    emit_word,
+    encode_symbol,
+    encoder_table,
+    peek_slot,
+    raise_for_status,
+    read_word,
+)
 
 __all__ = [
     "Codec",
@@ -113,6 +131,7 @@ def _pop_kernel(
 ):
     """Pop (L, S) symbols in the mirrored order of the push kernel into ``out``."""
     num_lanes, num_steps = out.shape
+    tail, underflow = counters[0], counters[1]
     for step in range(num_steps - 1, -1, -1):
         for lane in range(num_lanes - 1, -1, -1):
             slot = np.int64(peek_slot(heads, lane, precision_bits))
@@ -121,8 +140,64 @@ def _pop_kernel(
             )
             start = _start(kind, symbol, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols)
             end = _start(kind, symbol + 1, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols)
-            pop_interval(heads, lane, start, end - start, precision_bits, words, counters)
+            x = decode_interval(heads[lane], start, end - start, precision_bits)
+            if x < _HEAD_LOWER:
+                tail, underflow, word = read_word(words, tail, underflow)
+                x = (x << _WORD_SHIFT) | word
+            heads[lane] = x
             out[lane, step] = symbol
+    counters[0], counters[1] = tail, underflow
+
+
+@njit(cache=True, nogil=True)
+def _push_shared_table_kernel(heads, words, counters, symbols, encoder):
+    """Push (L, S) symbols of one shared table (order as the generic push kernel); every
+    symbol must be in range with frequency >= 1 (checked by the caller)."""
+    num_lanes, num_steps = symbols.shape
+    tail, underflow = counters[0], counters[1]
+    if words.size - tail < symbols.size:
+        return STATUS_STREAM_FULL
+    for step in range(num_steps):
+        for lane in range(num_lanes):
+            symbol = symbols[lane, step]
+            x = heads[lane]
+            if x >= encoder[symbol, 0]:
+                tail, underflow = emit_word(words, tail, underflow, x & _WORD_MASK)
+                x >>= _WORD_SHIFT
+            heads[lane] = encode_symbol(x, encoder, symbol)
+    counters[0], counters[1] = tail, underflow
+    return STATUS_OK
+
+
+@njit(cache=True, nogil=True)
+def _pop_shared_table_kernel(heads, words, counters, precision_bits, cdf, slot_symbols, out):
+    """Pop (L, S) symbols of one shared ``cdf`` (K + 1 starts) into ``out``, mirrored order;
+    ``slot_symbols`` maps each slot to its symbol (empty: binary search ``cdf`` instead)."""
+    num_lanes, num_steps = out.shape
+    last = cdf.size - 2
+    tail, underflow = counters[0], counters[1]
+    for step in range(num_steps - 1, -1, -1):
+        for lane in range(num_lanes - 1, -1, -1):
+            slot = peek_slot(heads, lane, precision_bits)
+            if slot_symbols.size > 0:
+                symbol = np.int64(slot_symbols[slot])
+            else:
+                low, high = 0, last  # invariant: cdf[low] <= slot < cdf[high + 1]
+                while low < high:
+                    middle = (low + high + 1) >> 1
+                    if np.uint64(cdf[middle]) <= slot:
+                        low = middle
+                    else:
+                        high = middle - 1
+                symbol = np.int64(low)
+            start = cdf[symbol]
+            x = decode_interval(heads[lane], start, cdf[symbol + 1] - start, precision_bits)
+            if x < _HEAD_LOWER:
+                tail, underflow, word = read_word(words, tail, underflow)
+                x = (x << _WORD_SHIFT) | word
+            heads[lane] = x
+            out[lane, step] = symbol
+    counters[0], counters[1] = tail, underflow
 
 
 def _as_3d(array, trailing):
@@ -203,13 +278,17 @@ class Codec:
         when ``num_steps`` is given or the parameters are per step."""
         num_lanes, steps = self._coding_shape(message, num_steps)
         out = np.empty((num_lanes, 1 if steps is None else steps), dtype=np.int64)
+        self._pop_into(message, out)
+        return out[:, 0] if steps is None else out
+
+    def _pop_into(self, message, out):
+        """Pop ``out.shape`` symbols into ``out`` (the generic kernel)."""
         tables, slot_symbols, p0, p1, p2, aux0, aux1 = self._kernel_args()
         heads, stream = message._heads, message._stream
         _pop_kernel(
             self._kind, heads, stream.words, stream.counters, self.precision_bits,
             tables, slot_symbols, p0, p1, p2, aux0, aux1, self.num_symbols, out,
         )  # fmt: skip
-        return out[:, 0] if steps is None else out
 
 
 class Uniform(Codec):
@@ -243,9 +322,34 @@ class _TableCodec(Codec):
         self.num_symbols = cdf.shape[-1] - 1
         self._tables = _as_3d(cdf.astype(np.uint32, copy=False), cdf.shape[-1])
         self._slot_symbols = _EMPTY_SLOTS
-        if batch_shape == () and self.precision_bits <= self._slot_table_max_bits:
+        if batch_shape == ():  # the fused paths: encoder rows, slot -> symbol map
             freqs = np.diff(cdf.astype(np.int64))
-            self._slot_symbols = np.repeat(np.arange(self.num_symbols, dtype=np.uint32), freqs)
+            self._encoder = np.empty((self.num_symbols, 5), dtype=np.uint64)
+            encoder_table(self._tables[0, 0], self.precision_bits, self._encoder)
+            self._has_zero_freq = bool((freqs == 0).any())
+            if self.precision_bits <= self._slot_table_max_bits:
+                dtype = np.uint8 if self.num_symbols <= 1 << 8 else np.uint16 if self.num_symbols <= 1 << 16 else np.uint32
+                self._slot_symbols = np.repeat(np.arange(self.num_symbols, dtype=dtype), freqs)
+
+    def push(self, message, symbols):
+        if self.batch_shape != ():
+            return super().push(message, symbols)
+        symbols2d = self._check_symbols(message, symbols)
+        if self._has_zero_freq:
+            zero_count = int(np.count_nonzero(self._encoder[symbols2d, 0] == 0))
+            if zero_count:
+                raise ValueError(f"{zero_count} symbol(s) have probability 0 under this codec and cannot be pushed")
+        stream = message._stream
+        stream.reserve(symbols2d.size)
+        raise_for_status(_push_shared_table_kernel(message._heads, stream.words, stream.counters, symbols2d, self._encoder))
+
+    def _pop_into(self, message, out):
+        if self.batch_shape != ():
+            return super()._pop_into(message, out)
+        stream = message._stream
+        _pop_shared_table_kernel(
+            message._heads, stream.words, stream.counters, self.precision_bits, self._tables[0, 0], self._slot_symbols, out
+        )
 
     @property
     def cdf(self):

@@ -398,32 +398,76 @@ def _clamp_shape_param(value):
     return min(value, high)
 
 
+# Rows are built in blocks of up to _BLOCK_ROWS side by side: every row runs exactly the
+# scalar recurrence below (same operations in the same order, so the same bits), but the
+# inner loops run across the block's independent rows, which LLVM vectorizes (AVX2) once
+# divisions carry no Python zero-division check (error_model="numpy"; no denominator
+# here can be 0: alpha, beta >= 1e-6 and total >= 1e-150).
+_BLOCK_ROWS = 64
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _beta_binomial_block(alphas, betas, first, count, trials, precision_bits, pmf, cdf):
+    """Rows ``first .. first + count - 1`` of the tables (``count <= _BLOCK_ROWS``).
+
+    ``pmf`` is scratch of shape (trials + 1, _BLOCK_ROWS): entry ``[k, r]`` is row
+    ``first + r``'s unnormalized p(k).
+    """
+    num_symbols = trials + 1
+    alpha = np.empty(count)
+    beta = np.empty(count)
+    for r in range(count):
+        alpha[r] = _clamp_shape_param(alphas[first + r])
+        beta[r] = _clamp_shape_param(betas[first + r])
+    # p(k+1)/p(k) = (n-k)(k+alpha) / ((k+1)(n-k-1+beta)); start from p(0) = 1 and
+    # rescale everything so far whenever a value threatens to overflow.
+    for r in range(count):
+        pmf[0, r] = 1.0
+    for k in range(trials):
+        falling = np.float64(trials - k)
+        rising = np.float64(k)
+        after = np.float64(k + 1)
+        left = np.float64(trials - k - 1)
+        for r in range(count):
+            pmf[k + 1, r] = pmf[k, r] * (falling * (rising + alpha[r])) / (after * (left + beta[r]))
+        overflows = 0
+        for r in range(count):
+            overflows += pmf[k + 1, r] > _RESCALE_ABOVE
+        if overflows:  # rare: the scalar rule, for the rows that need it
+            for r in range(count):
+                if pmf[k + 1, r] > _RESCALE_ABOVE:
+                    for j in range(k + 1):
+                        pmf[j, r] /= _RESCALE_ABOVE
+                    pmf[k + 1, r] /= _RESCALE_ABOVE
+    total = np.zeros(count)
+    for k in range(num_symbols):
+        for r in range(count):
+            total[r] += pmf[k, r]
+    cumulative = np.zeros(count)
+    starts = np.empty(count, dtype=np.int64)
+    for r in range(count):
+        cdf[first + r, 0] = 0
+    for k in range(1, num_symbols):
+        for r in range(count):
+            cumulative[r] += pmf[k - 1, r]
+            starts[r] = _share_start(k, cumulative[r] / total[r], num_symbols, precision_bits)
+        for r in range(count):
+            cdf[first + r, k] = starts[r]
+    for r in range(count):
+        cdf[first + r, num_symbols] = np.int64(1) << precision_bits
+
+
 @njit(cache=True, parallel=True)
 def _beta_binomial_cdf_kernel(alphas, betas, trials, precision_bits, cdf):
-    num_symbols = trials + 1
-    for row in prange(alphas.size):
-        alpha = _clamp_shape_param(alphas[row])
-        beta = _clamp_shape_param(betas[row])
-        pmf = np.empty(num_symbols, dtype=np.float64)
-        # p(k+1)/p(k) = (n-k)(k+alpha) / ((k+1)(n-k-1+beta)); start from p(0) = 1 and
-        # rescale everything so far whenever a value threatens to overflow.
-        pmf[0] = 1.0
-        for k in range(trials):
-            value = pmf[k] * ((trials - k) * (k + alpha)) / ((k + 1) * (trials - k - 1 + beta))
-            if value > _RESCALE_ABOVE:
-                for j in range(k + 1):
-                    pmf[j] /= _RESCALE_ABOVE
-                value /= _RESCALE_ABOVE
-            pmf[k + 1] = value
-        total = 0.0
-        for k in range(num_symbols):
-            total += pmf[k]
-        cumulative = 0.0
-        cdf[row, 0] = 0
-        for k in range(1, num_symbols):
-            cumulative += pmf[k - 1]
-            cdf[row, k] = _share_start(k, cumulative / total, num_symbols, precision_bits)
-        cdf[row, num_symbols] = np.int64(1) << precision_bits
+    num_rows = alphas.size
+    num_blocks = (num_rows + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    num_chunks = min(num_blocks, 64)  # scratch is allocated once per chunk, not per row
+    for chunk_index in prange(num_chunks):
+        chunk = np.int64(chunk_index)  # prange indices are unsigned; keep index math int64
+        pmf = np.empty((trials + 1, _BLOCK_ROWS), dtype=np.float64)
+        for block in range(chunk * num_blocks // num_chunks, (chunk + 1) * num_blocks // num_chunks):
+            first = block * _BLOCK_ROWS
+            _beta_binomial_block(alphas, betas, first, min(_BLOCK_ROWS, num_rows - first), trials, precision_bits, pmf, cdf)
 
 
 def beta_binomial_cdf(alpha, beta, trials, precision_bits):

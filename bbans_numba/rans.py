@@ -93,46 +93,104 @@ def _initial_heads(num_lanes):
 # --- inline building blocks shared by every kernel (here and in codecs) --------------
 # counters[0] = number of words on the stream (the stack's top index),
 # counters[1] = underflow words drawn and not given back.
+# Kernels load both into locals ``tail, underflow`` once, thread them through the blocks
+# below and store them back before returning, and load each head into a local ``x``:
+# kept out of memory, they stay in registers.  A push kernel first checks that the
+# buffer has room for one word per symbol it may push (the most a push emits), so
+# :func:`emit_word` never writes past the buffer.
 
 
 @njit(cache=True, inline="always")
-def emit_word(words, counters, word):
-    """Put ``word`` (uint64 < 2**32) on the stream; False if the buffer is full."""
-    tail = counters[0]
-    if tail == 0 and counters[1] > 0 and word == underflow_word(counters[1] - 1):
-        counters[1] -= 1  # give a generator word back: exact inverse of its draw
-        return True
-    if tail >= words.size:
-        return False
+def emit_word(words, tail, underflow, word):
+    """Put ``word`` (uint64 < 2**32) on the stream (room checked by the caller):
+    ``(tail, underflow)``."""
+    if tail == 0 and underflow > 0 and word == underflow_word(underflow - 1):
+        return tail, underflow - 1  # give a generator word back: exact inverse of its draw
     words[tail] = np.uint32(word)
-    counters[0] = tail + 1
-    return True
+    return tail + 1, underflow
 
 
 @njit(cache=True, inline="always")
-def read_word(words, counters):
-    """Take the top word of the stream, or the next generator word when it is empty."""
-    tail = counters[0]
+def read_word(words, tail, underflow):
+    """Take the top word of the stream, or the next generator word when it is empty:
+    ``(tail, underflow, word)``."""
     if tail > 0:
-        counters[0] = tail - 1
-        return np.uint64(words[tail - 1])
-    word = underflow_word(counters[1])
-    counters[1] += 1
-    return word
+        return tail - 1, underflow, np.uint64(words[tail - 1])
+    return tail, underflow + 1, underflow_word(underflow)
 
 
 @njit(cache=True, inline="always")
-def push_interval(heads, lane, start, freq, precision_bits, words, counters):
-    """Encode ``[start, start + freq)`` onto lane ``lane``; False if the buffer is full."""
-    x = heads[lane]
+def must_renormalize(x, freq, precision_bits):
+    """Whether a push of frequency ``freq`` must first emit ``x``'s low word."""
+    return x >= np.uint64(freq) << np.uint64(63 - precision_bits)
+
+
+@njit(cache=True, inline="always")
+def encode_interval(x, start, freq, precision_bits):
+    """The head after pushing ``[start, start + freq)`` onto ``x`` (already renormalized)."""
     freq64 = np.uint64(freq)
-    if x >= freq64 << np.uint64(63 - precision_bits):
-        if not emit_word(words, counters, x & _WORD_MASK):
-            return False
-        x >>= _WORD_SHIFT
     quotient = x // freq64
-    heads[lane] = (quotient << np.uint64(precision_bits)) + (x - quotient * freq64) + np.uint64(start)
-    return True
+    return (quotient << np.uint64(precision_bits)) + (x - quotient * freq64) + np.uint64(start)
+
+
+# --- division-free push for tables known in advance (cf. rans64's Rans64EncSymbol) ------
+# For a fixed interval (start, freq) the encoder precomputes, once per symbol,
+#   x_max = freq << (63 - precision_bits)           (renormalize when x >= x_max),
+#   rcp, shift with q = mulhi64(x, rcp) >> shift == x // freq for every x < 2**63
+#     (Alverson: rcp = ceil(2**(63 + l) / freq), shift = l - 1, l = ceil(log2 freq); for
+#     freq = 1, rcp = 2**64 - 1 and shift = 0 give q = x - 1, corrected through bias),
+#   bias = start (start + 2**precision_bits - 1 for freq = 1), cmpl = 2**precision_bits - freq,
+# and then x' = x + bias + q * cmpl == (x // freq << precision_bits) + x % freq + start:
+# bit for bit the push of push_interval, without a 64-bit division.
+
+
+@njit(cache=True, inline="always")
+def mulhi64(a, b):
+    """High 64 bits of the 128-bit product of two uint64 values (from 32-bit halves)."""
+    a_lo = a & _WORD_MASK
+    a_hi = a >> _WORD_SHIFT
+    b_lo = b & _WORD_MASK
+    b_hi = b >> _WORD_SHIFT
+    lo_lo = a_lo * b_lo
+    hi_lo = a_hi * b_lo
+    lo_hi = a_lo * b_hi
+    cross = (lo_lo >> _WORD_SHIFT) + (hi_lo & _WORD_MASK) + lo_hi  # < 2**64: no overflow
+    return a_hi * b_hi + (hi_lo >> _WORD_SHIFT) + (cross >> _WORD_SHIFT)
+
+
+@njit(cache=True, nogil=True)
+def encoder_table(cdf, precision_bits, out):
+    """Fill ``out`` (K, 5) uint64 with ``x_max, rcp, shift, bias, cmpl`` of each symbol of
+    the quantized ``cdf`` (K + 1 starts); symbols of frequency 0 get ``x_max = 0``."""
+    total = np.uint64(1) << np.uint64(precision_bits)
+    for symbol in range(cdf.size - 1):
+        start = np.uint64(cdf[symbol])
+        freq = np.uint64(cdf[symbol + 1]) - start
+        out[symbol, 0] = freq << np.uint64(63 - precision_bits)
+        out[symbol, 4] = total - freq
+        if freq < np.uint64(2):
+            out[symbol, 1] = ~np.uint64(0)
+            out[symbol, 2] = np.uint64(0)
+            out[symbol, 3] = start + total - np.uint64(1)
+        else:
+            log = np.uint64(0)
+            while freq > (np.uint64(1) << log):
+                log += np.uint64(1)
+            # ceil(2**(63 + log) / freq) by two 64:64 divisions (the dividend's low word is 0)
+            high = np.uint64(1) << (log + np.uint64(31))
+            t1 = high // freq
+            t0 = (((high % freq) << _WORD_SHIFT) + freq - np.uint64(1)) // freq
+            out[symbol, 1] = t0 + (t1 << _WORD_SHIFT)
+            out[symbol, 2] = log - np.uint64(1)
+            out[symbol, 3] = start
+
+
+@njit(cache=True, inline="always")
+def encode_symbol(x, encoder, symbol):
+    """:func:`encode_interval` of ``symbol``'s interval from its :func:`encoder_table` row
+    (renormalize first when ``x >= encoder[symbol, 0]``; frequency must be >= 1)."""
+    quotient = mulhi64(x, encoder[symbol, 1]) >> encoder[symbol, 2]
+    return x + encoder[symbol, 3] + quotient * encoder[symbol, 4]
 
 
 @njit(cache=True, inline="always")
@@ -142,14 +200,11 @@ def peek_slot(heads, lane, precision_bits):
 
 
 @njit(cache=True, inline="always")
-def pop_interval(heads, lane, start, freq, precision_bits, words, counters):
-    """Decode the symbol ``[start, start + freq)`` that holds lane ``lane``'s slot."""
-    x = heads[lane]
+def decode_interval(x, start, freq, precision_bits):
+    """The head after popping ``[start, start + freq)`` (which holds ``x``'s slot), before
+    renormalization (read a word when the result is below ``2**31``)."""
     slot = x & ((np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1))
-    x = np.uint64(freq) * (x >> np.uint64(precision_bits)) + slot - np.uint64(start)
-    if x < _HEAD_LOWER:
-        x = (x << _WORD_SHIFT) | read_word(words, counters)
-    heads[lane] = x
+    return np.uint64(freq) * (x >> np.uint64(precision_bits)) + slot - np.uint64(start)
 
 
 # --- batch kernels --------------------------------------------------------------------
@@ -159,13 +214,21 @@ def pop_interval(heads, lane, start, freq, precision_bits, words, counters):
 def push_intervals_kernel(heads, words, counters, starts, freqs, precision_bits):
     """Push ``(L, S)`` intervals: columns ``s = 0..S-1``, lanes ``0..L-1`` within each."""
     num_lanes, num_steps = starts.shape
+    tail, underflow = counters[0], counters[1]
+    if words.size - tail < starts.size:
+        return STATUS_STREAM_FULL
     for step in range(num_steps):
         for lane in range(num_lanes):
             freq = freqs[lane, step]
             if freq == 0:
+                counters[0], counters[1] = tail, underflow
                 return STATUS_ZERO_FREQUENCY
-            if not push_interval(heads, lane, starts[lane, step], freq, precision_bits, words, counters):
-                return STATUS_STREAM_FULL
+            x = heads[lane]
+            if must_renormalize(x, freq, precision_bits):
+                tail, underflow = emit_word(words, tail, underflow, x & _WORD_MASK)
+                x >>= _WORD_SHIFT
+            heads[lane] = encode_interval(x, starts[lane, step], freq, precision_bits)
+    counters[0], counters[1] = tail, underflow
     return STATUS_OK
 
 
@@ -173,13 +236,20 @@ def push_intervals_kernel(heads, words, counters, starts, freqs, precision_bits)
 def pop_intervals_kernel(heads, words, counters, starts, freqs, precision_bits):
     """Pop ``(L, S)`` intervals in the exact reverse order of :func:`push_intervals_kernel`."""
     num_lanes, num_steps = starts.shape
+    tail, underflow = counters[0], counters[1]
     for step in range(num_steps - 1, -1, -1):
         for lane in range(num_lanes - 1, -1, -1):
             start = np.uint64(starts[lane, step])
             slot = peek_slot(heads, lane, precision_bits)
             if slot < start or slot - start >= np.uint64(freqs[lane, step]):
+                counters[0], counters[1] = tail, underflow
                 return STATUS_SLOT_OUTSIDE_INTERVAL
-            pop_interval(heads, lane, start, freqs[lane, step], precision_bits, words, counters)
+            x = decode_interval(heads[lane], start, freqs[lane, step], precision_bits)
+            if x < _HEAD_LOWER:
+                tail, underflow, word = read_word(words, tail, underflow)
+                x = (x << _WORD_SHIFT) | word
+            heads[lane] = x
+    counters[0], counters[1] = tail, underflow
     return STATUS_OK
 
 
