@@ -28,16 +28,12 @@ from numba import njit, prange
 from . import quantize as q
 from .rans import (
     _HEAD_LOWER,
-    _WORD_MASK,
     _WORD_SHIFT,
-    STATUS_OK,
-    STATUS_STREAM_FULL,
     check_precision,
     decode_interval,
-    emit_word,
-    encode_symbol,
     encoder_table,
     peek_slot,
+    push_symbols,
     raise_for_status,
     read_word,
 )
@@ -66,26 +62,36 @@ _EMPTY_SLOTS = np.zeros(0, dtype=np.uint32)
 
 @njit(cache=True, inline="always")
 def _row(array, lane, step):
-    """``array[lane, step]`` where a dimension of size 1 broadcasts."""
-    return array[lane if array.shape[0] > 1 else 0, step if array.shape[1] > 1 else 0]
+    """The index ``(a, b)`` of ``array[lane, step]`` where a dimension of size 1 broadcasts
+    (indices, not a view: a view costs reference counting in the hot loops)."""
+    return (lane if array.shape[0] > 1 else 0), (step if array.shape[1] > 1 else 0)
+
+
+# The kernels below dispatch on ``kind`` themselves and hand each helper only the arrays
+# it reads: an array passed through an inlined helper costs reference counting (atomic
+# operations) on every call, which in these loops cost more than the arithmetic.
 
 
 @njit(cache=True, inline="always")
-def _start(kind, symbol, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols):
-    """Start of ``symbol``'s interval; ``_start(symbol + 1) - _start(symbol)`` is its freq."""
-    if kind == _KIND_TABLE:
-        return np.int64(_row(tables, lane, step)[symbol])
-    if kind == _KIND_UNIFORM:
-        return np.int64(symbol)
-    if kind == _KIND_LOGISTIC:
-        return q.logistic_mixture_start(
-            symbol, _row(p0, lane, step), _row(p1, lane, step), _row(p2, lane, step), num_symbols, precision_bits
-        )
-    mean = _row(p0, lane, step)[0]
-    std = _row(p1, lane, step)[0]
+def _logistic_bounds(symbol, means, log_scales, weights, a, b, num_symbols, precision_bits):
+    """``(start, end)`` of ``symbol`` under the logistic mixture ``[a, b]``."""
+    return (
+        q.logistic_mixture_start(symbol, means, log_scales, weights, a, b, num_symbols, precision_bits),
+        q.logistic_mixture_start(symbol + 1, means, log_scales, weights, a, b, num_symbols, precision_bits),
+    )
+
+
+@njit(cache=True, inline="always")
+def _gauss_bounds(kind, symbol, mean, std, edges, points, precision_bits):
+    """``(start, end)`` of bucket ``symbol`` under N(mean, std) (exact or histogram)."""
     if kind == _KIND_GAUSS_EXACT:
-        return q.gaussian_exact_start(symbol, mean, std, aux0, precision_bits)
-    return q.gaussian_histogram_start(symbol, mean, std, aux0, aux1)
+        return (
+            q.gaussian_exact_start(symbol, mean, std, edges, precision_bits),
+            q.gaussian_exact_start(symbol + 1, mean, std, edges, precision_bits),
+        )
+    return q.gaussian_histogram_start(symbol, mean, std, edges, points), q.gaussian_histogram_start(
+        symbol + 1, mean, std, edges, points
+    )
 
 
 @njit(cache=True, parallel=True)
@@ -97,8 +103,23 @@ def _intervals_kernel(kind, symbols, precision_bits, tables, p0, p1, p2, aux0, a
         lane = np.int64(lane_index)  # prange indices are unsigned; keep index math int64
         for step in range(num_steps):
             symbol = symbols[lane, step]
-            start = _start(kind, symbol, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols)
-            end = _start(kind, symbol + 1, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols)
+            if kind == _KIND_TABLE:
+                a, b = _row(tables, lane, step)
+                start, end = np.int64(tables[a, b, symbol]), np.int64(tables[a, b, symbol + 1])
+            elif kind == _KIND_UNIFORM:
+                start, end = symbol, symbol + 1
+            elif kind == _KIND_LOGISTIC:
+                a, b = _row(p0, lane, step)
+                start = q.logistic_mixture_start(symbol, p0, p1, p2, a, b, num_symbols, precision_bits)
+                end = q.logistic_mixture_start(symbol + 1, p0, p1, p2, a, b, num_symbols, precision_bits)
+            elif kind == _KIND_GAUSS_EXACT:
+                a, b = _row(p0, lane, step)
+                start = q.gaussian_exact_start(symbol, p0[a, b, 0], p1[a, b, 0], aux0, precision_bits)
+                end = q.gaussian_exact_start(symbol + 1, p0[a, b, 0], p1[a, b, 0], aux0, precision_bits)
+            else:
+                a, b = _row(p0, lane, step)
+                start = q.gaussian_histogram_start(symbol, p0[a, b, 0], p1[a, b, 0], aux0, aux1)
+                end = q.gaussian_histogram_start(symbol + 1, p0[a, b, 0], p1[a, b, 0], aux0, aux1)
             starts[lane, step] = start
             freqs[lane, step] = end - start
             if end <= start:
@@ -106,40 +127,62 @@ def _intervals_kernel(kind, symbols, precision_bits, tables, p0, p1, p2, aux0, a
     return zero_count
 
 
-@njit(cache=True, inline="always")
-def _search_symbol(kind, slot, lane, step, precision_bits, tables, slot_symbols, p0, p1, p2, aux0, aux1, num_symbols):
-    """The symbol whose interval holds ``slot``: the largest k with start(k) <= slot."""
-    if kind == _KIND_UNIFORM:
-        return np.int64(slot)
-    if kind == _KIND_TABLE and slot_symbols.size > 0:
-        return np.int64(slot_symbols[slot])
-    if kind == _KIND_GAUSS_HISTOGRAM:
-        return np.int64(q.gaussian_histogram_bucket(slot, _row(p0, lane, step)[0], _row(p1, lane, step)[0], aux0, aux1))
-    low, high = 0, num_symbols - 1  # invariant: start(low) <= slot < start(high + 1)
-    while low < high:
-        middle = (low + high + 1) >> 1
-        if _start(kind, middle, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols) <= slot:
-            low = middle
-        else:
-            high = middle - 1
-    return np.int64(low)
-
-
 @njit(cache=True, nogil=True)
 def _pop_kernel(
     kind, heads, words, counters, precision_bits, tables, slot_symbols, p0, p1, p2, aux0, aux1, num_symbols, out
 ):
-    """Pop (L, S) symbols in the mirrored order of the push kernel into ``out``."""
+    """Pop (L, S) symbols in the mirrored order of the push kernel into ``out``.
+
+    The symbol holding a slot is the largest k with start(k) <= slot: read from
+    ``slot_symbols`` (a shared table's slot -> symbol map, when not empty: a loop of its
+    own), computed directly (uniform; histogram quantizer: the bucket of point number
+    ``slot``), or found by binary search.
+    """
     num_lanes, num_steps = out.shape
     tail, underflow = counters[0], counters[1]
+    if slot_symbols.size > 0:  # a shared table: the hot loop, kept free of the dispatch below
+        cdf = tables[0, 0]
+        for step in range(num_steps - 1, -1, -1):
+            for lane in range(num_lanes - 1, -1, -1):
+                symbol = slot_symbols[peek_slot(heads, lane, precision_bits)]
+                x = decode_interval(heads[lane], cdf[symbol], cdf[symbol + 1] - cdf[symbol], precision_bits)
+                if x < _HEAD_LOWER:
+                    tail, underflow, word = read_word(words, tail, underflow)
+                    x = (x << _WORD_SHIFT) | word
+                heads[lane], out[lane, step] = x, symbol
+        counters[0], counters[1] = tail, underflow
+        return
     for step in range(num_steps - 1, -1, -1):
         for lane in range(num_lanes - 1, -1, -1):
             slot = np.int64(peek_slot(heads, lane, precision_bits))
-            symbol = _search_symbol(
-                kind, slot, lane, step, precision_bits, tables, slot_symbols, p0, p1, p2, aux0, aux1, num_symbols
-            )
-            start = _start(kind, symbol, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols)
-            end = _start(kind, symbol + 1, lane, step, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols)
+            a, b = _row(tables, lane, step) if kind == _KIND_TABLE else _row(p0, lane, step)
+            if kind == _KIND_UNIFORM:
+                symbol = slot
+            elif kind == _KIND_GAUSS_HISTOGRAM:
+                symbol = np.int64(q.gaussian_histogram_bucket(slot, p0[a, b, 0], p1[a, b, 0], aux0, aux1))
+            else:
+                low, high = 0, num_symbols - 1  # invariant: start(low) <= slot < start(high + 1)
+                while low < high:
+                    middle = (low + high + 1) >> 1
+                    if kind == _KIND_TABLE:
+                        middle_start = np.int64(tables[a, b, middle])
+                    elif kind == _KIND_LOGISTIC:
+                        middle_start = q.logistic_mixture_start(middle, p0, p1, p2, a, b, num_symbols, precision_bits)
+                    else:
+                        middle_start = q.gaussian_exact_start(middle, p0[a, b, 0], p1[a, b, 0], aux0, precision_bits)
+                    if middle_start <= slot:
+                        low = middle
+                    else:
+                        high = middle - 1
+                symbol = np.int64(low)
+            if kind == _KIND_TABLE:
+                start, end = np.int64(tables[a, b, symbol]), np.int64(tables[a, b, symbol + 1])
+            elif kind == _KIND_UNIFORM:
+                start, end = symbol, symbol + 1
+            elif kind == _KIND_LOGISTIC:
+                start, end = _logistic_bounds(symbol, p0, p1, p2, a, b, num_symbols, precision_bits)
+            else:
+                start, end = _gauss_bounds(kind, symbol, p0[a, b, 0], p1[a, b, 0], aux0, aux1, precision_bits)
             x = decode_interval(heads[lane], start, end - start, precision_bits)
             if x < _HEAD_LOWER:
                 tail, underflow, word = read_word(words, tail, underflow)
@@ -149,55 +192,15 @@ def _pop_kernel(
     counters[0], counters[1] = tail, underflow
 
 
-@njit(cache=True, nogil=True)
-def _push_shared_table_kernel(heads, words, counters, symbols, encoder):
-    """Push (L, S) symbols of one shared table (order as the generic push kernel); every
-    symbol must be in range with frequency >= 1 (checked by the caller)."""
-    num_lanes, num_steps = symbols.shape
-    tail, underflow = counters[0], counters[1]
-    if words.size - tail < symbols.size:
-        return STATUS_STREAM_FULL
-    for step in range(num_steps):
-        for lane in range(num_lanes):
-            symbol = symbols[lane, step]
-            x = heads[lane]
-            if x >= encoder[symbol, 0]:
-                tail, underflow = emit_word(words, tail, underflow, x & _WORD_MASK)
-                x >>= _WORD_SHIFT
-            heads[lane] = encode_symbol(x, encoder, symbol)
-    counters[0], counters[1] = tail, underflow
-    return STATUS_OK
+def _raise_zero_frequency(zero_count):
+    raise ValueError(f"{zero_count} symbol(s) have probability 0 under this codec and cannot be pushed")
 
 
-@njit(cache=True, nogil=True)
-def _pop_shared_table_kernel(heads, words, counters, precision_bits, cdf, slot_symbols, out):
-    """Pop (L, S) symbols of one shared ``cdf`` (K + 1 starts) into ``out``, mirrored order;
-    ``slot_symbols`` maps each slot to its symbol (empty: binary search ``cdf`` instead)."""
-    num_lanes, num_steps = out.shape
-    last = cdf.size - 2
-    tail, underflow = counters[0], counters[1]
-    for step in range(num_steps - 1, -1, -1):
-        for lane in range(num_lanes - 1, -1, -1):
-            slot = peek_slot(heads, lane, precision_bits)
-            if slot_symbols.size > 0:
-                symbol = np.int64(slot_symbols[slot])
-            else:
-                low, high = 0, last  # invariant: cdf[low] <= slot < cdf[high + 1]
-                while low < high:
-                    middle = (low + high + 1) >> 1
-                    if np.uint64(cdf[middle]) <= slot:
-                        low = middle
-                    else:
-                        high = middle - 1
-                symbol = np.int64(low)
-            start = cdf[symbol]
-            x = decode_interval(heads[lane], start, cdf[symbol + 1] - start, precision_bits)
-            if x < _HEAD_LOWER:
-                tail, underflow, word = read_word(words, tail, underflow)
-                x = (x << _WORD_SHIFT) | word
-            heads[lane] = x
-            out[lane, step] = symbol
-    counters[0], counters[1] = tail, underflow
+def _check_nonzero(freqs):
+    """Raise before anything is pushed if any of these frequencies is 0."""
+    zero_count = int(np.count_nonzero(freqs == 0))
+    if zero_count:
+        _raise_zero_frequency(zero_count)
 
 
 def _as_3d(array, trailing):
@@ -265,7 +268,7 @@ class Codec:
             self._kind, symbols2d, self.precision_bits, tables, p0, p1, p2, aux0, aux1, self.num_symbols, starts, freqs
         )
         if zero_count:
-            raise ValueError(f"{zero_count} symbol(s) have probability 0 under this codec and cannot be pushed")
+            _raise_zero_frequency(zero_count)
         return starts, freqs
 
     def push(self, message, symbols):
@@ -322,34 +325,28 @@ class _TableCodec(Codec):
         self.num_symbols = cdf.shape[-1] - 1
         self._tables = _as_3d(cdf.astype(np.uint32, copy=False), cdf.shape[-1])
         self._slot_symbols = _EMPTY_SLOTS
+        self._has_zero_freq = bool((cdf[..., 1:] == cdf[..., :-1]).any())
         if batch_shape == ():  # the fused paths: encoder rows, slot -> symbol map
             freqs = np.diff(cdf.astype(np.int64))
             self._encoder = np.empty((self.num_symbols, 5), dtype=np.uint64)
             encoder_table(self._tables[0, 0], self.precision_bits, self._encoder)
-            self._has_zero_freq = bool((freqs == 0).any())
             if self.precision_bits <= self._slot_table_max_bits:
                 dtype = np.uint8 if self.num_symbols <= 1 << 8 else np.uint16 if self.num_symbols <= 1 << 16 else np.uint32
                 self._slot_symbols = np.repeat(np.arange(self.num_symbols, dtype=dtype), freqs)
 
     def push(self, message, symbols):
-        if self.batch_shape != ():
-            return super().push(message, symbols)
         symbols2d = self._check_symbols(message, symbols)
+        if self.batch_shape == ():
+            if self._has_zero_freq:
+                _check_nonzero(self._encoder[symbols2d, 0])
+            raise_for_status(push_symbols(message, symbols2d, self.precision_bits, encoder=self._encoder))
+            return
         if self._has_zero_freq:
-            zero_count = int(np.count_nonzero(self._encoder[symbols2d, 0] == 0))
-            if zero_count:
-                raise ValueError(f"{zero_count} symbol(s) have probability 0 under this codec and cannot be pushed")
-        stream = message._stream
-        stream.reserve(symbols2d.size)
-        raise_for_status(_push_shared_table_kernel(message._heads, stream.words, stream.counters, symbols2d, self._encoder))
-
-    def _pop_into(self, message, out):
-        if self.batch_shape != ():
-            return super()._pop_into(message, out)
-        stream = message._stream
-        _pop_shared_table_kernel(
-            message._heads, stream.words, stream.counters, self.precision_bits, self._tables[0, 0], self._slot_symbols, out
-        )
+            rows = self._tables.reshape(self.batch_shape + (-1,))
+            rows = np.broadcast_to(rows, symbols2d.shape + rows.shape[-1:])
+            starts = np.take_along_axis(rows, symbols2d[..., None], axis=-1)
+            _check_nonzero(np.take_along_axis(rows, symbols2d[..., None] + 1, axis=-1) - starts)
+        raise_for_status(push_symbols(message, symbols2d, self.precision_bits, tables=self._tables))
 
     @property
     def cdf(self):

@@ -310,8 +310,9 @@ def gaussian_bucket_freqs(mean, std, bucket_bits, precision_bits, method="exact"
 
 
 @njit(cache=True, inline="always")
-def logistic_mixture_start(symbol, means, log_scales, weights, num_symbols, precision_bits):
-    """Start of ``symbol``: bin k covers [k - 0.5, k + 0.5]; the end bins take the tails.
+def logistic_mixture_start(symbol, means, log_scales, weights, a, b, num_symbols, precision_bits):
+    """Start of ``symbol`` under the mixture ``[a, b, :]`` of the 3-D parameter arrays: bin
+    k covers [k - 0.5, k + 0.5]; the end bins take the tails.
 
     ``weights`` must already be normalized (softmax) and ``log_scales`` clamped.
     """
@@ -321,8 +322,8 @@ def logistic_mixture_start(symbol, means, log_scales, weights, num_symbols, prec
         return np.int64(1) << precision_bits
     edge = symbol - 0.5
     cdf_value = 0.0
-    for component in range(means.size):  # fixed order: identical on both sides
-        cdf_value += weights[component] / (1.0 + math.exp(-(edge - means[component]) * math.exp(-log_scales[component])))
+    for c in range(means.shape[2]):  # fixed order: identical on both sides
+        cdf_value += weights[a, b, c] / (1.0 + math.exp(-(edge - means[a, b, c]) * math.exp(-log_scales[a, b, c])))
     return _share_start(symbol, cdf_value, num_symbols, precision_bits)
 
 
@@ -350,7 +351,7 @@ def _logistic_freqs_kernel(means, log_scales, weights, num_symbols, precision_bi
     for row in prange(means.shape[0]):
         previous = np.int64(0)
         for symbol in range(1, num_symbols + 1):
-            start = logistic_mixture_start(symbol, means[row], log_scales[row], weights[row], num_symbols, precision_bits)
+            start = logistic_mixture_start(symbol, means, log_scales, weights, row, 0, num_symbols, precision_bits)
             freqs[row, symbol - 1] = start - previous
             previous = start
 
@@ -383,7 +384,8 @@ def logistic_mixture_freqs(means, log_scales, logit_weights, precision_bits, num
         raise ValueError(f"2**precision_bits must be >= {num_symbols} symbols")
     means, log_scales, weights, batch_shape = check_logistic_params(means, log_scales, logit_weights)
     freqs = np.empty((means.shape[0], num_symbols), dtype=np.int64)
-    _logistic_freqs_kernel(means, log_scales, weights, num_symbols, precision_bits, freqs)
+    rows = (means.shape[0], 1, means.shape[1])
+    _logistic_freqs_kernel(means.reshape(rows), log_scales.reshape(rows), weights.reshape(rows), num_symbols, precision_bits, freqs)
     return freqs.astype(np.uint32).reshape(batch_shape + (num_symbols,))
 
 

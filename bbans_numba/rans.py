@@ -120,12 +120,6 @@ def read_word(words, tail, underflow):
 
 
 @njit(cache=True, inline="always")
-def must_renormalize(x, freq, precision_bits):
-    """Whether a push of frequency ``freq`` must first emit ``x``'s low word."""
-    return x >= np.uint64(freq) << np.uint64(63 - precision_bits)
-
-
-@njit(cache=True, inline="always")
 def encode_interval(x, start, freq, precision_bits):
     """The head after pushing ``[start, start + freq)`` onto ``x`` (already renormalized)."""
     freq64 = np.uint64(freq)
@@ -211,30 +205,70 @@ def decode_interval(x, start, freq, precision_bits):
 
 
 @njit(cache=True, nogil=True)
-def push_intervals_kernel(heads, words, counters, starts, freqs, precision_bits):
-    """Push ``(L, S)`` intervals: columns ``s = 0..S-1``, lanes ``0..L-1`` within each."""
-    num_lanes, num_steps = starts.shape
+def push_kernel(heads, words, counters, precision_bits, starts, freqs, symbols, tables, encoder):
+    """Push ``(L, S)`` symbols: columns ``s = 0..S-1``, lanes ``0..L-1`` within each.
+
+    Their intervals come from one of three sources: ``encoder`` rows of a shared table
+    (when ``encoder`` is not empty; see :func:`encoder_table`), rows ``tables[a, b]`` of
+    quantized CDFs (A, B, K + 1; a size-1 dimension broadcasts) indexed by ``symbols``
+    (when ``symbols`` is not empty), or else the explicit ``starts, freqs`` arrays.
+    """
+    num_lanes, num_steps = symbols.shape if symbols.size > 0 else starts.shape
     tail, underflow = counters[0], counters[1]
-    if words.size - tail < starts.size:
+    if words.size - tail < num_lanes * num_steps:
         return STATUS_STREAM_FULL
+    if encoder.shape[0] > 0:  # the hot path, without a division: its own loop
+        for step in range(num_steps):
+            for lane in range(num_lanes):
+                symbol, x = symbols[lane, step], heads[lane]
+                if x >= encoder[symbol, 0]:
+                    tail, underflow = emit_word(words, tail, underflow, x & _WORD_MASK)
+                    x >>= _WORD_SHIFT
+                heads[lane] = encode_symbol(x, encoder, symbol)
+        counters[0], counters[1] = tail, underflow
+        return STATUS_OK
+    from_tables = symbols.size > 0
     for step in range(num_steps):
         for lane in range(num_lanes):
-            freq = freqs[lane, step]
+            if from_tables:
+                a = lane if tables.shape[0] > 1 else 0
+                b = step if tables.shape[1] > 1 else 0
+                start = np.uint64(tables[a, b, symbols[lane, step]])
+                freq = np.uint64(tables[a, b, symbols[lane, step] + 1]) - start
+            else:
+                start, freq = np.uint64(starts[lane, step]), np.uint64(freqs[lane, step])
             if freq == 0:
                 counters[0], counters[1] = tail, underflow
                 return STATUS_ZERO_FREQUENCY
             x = heads[lane]
-            if must_renormalize(x, freq, precision_bits):
+            if x >= freq << np.uint64(63 - precision_bits):
                 tail, underflow = emit_word(words, tail, underflow, x & _WORD_MASK)
                 x >>= _WORD_SHIFT
-            heads[lane] = encode_interval(x, starts[lane, step], freq, precision_bits)
+            heads[lane] = encode_interval(x, start, freq, precision_bits)
     counters[0], counters[1] = tail, underflow
     return STATUS_OK
 
 
+_NO_SYMBOLS = np.zeros((0, 0), dtype=np.int64)
+_NO_TABLES = np.zeros((1, 1, 1), dtype=np.uint32)
+_NO_ENCODER = np.zeros((0, 5), dtype=np.uint64)
+_NO_INTERVALS = np.zeros((0, 0), dtype=np.uint32)
+
+
+def push_symbols(message, symbols, precision_bits, tables=_NO_TABLES, encoder=_NO_ENCODER):
+    """Push checked int64 ``symbols`` (L, S) with ``encoder`` rows or ``tables`` (see
+    :func:`push_kernel`); returns the kernel status (nothing is pushed if a symbol has
+    frequency 0 and ``tables`` are used, since they are checked first by the caller)."""
+    stream = message._stream
+    stream.reserve(symbols.size)
+    return push_kernel(
+        message._heads, stream.words, stream.counters, precision_bits, _NO_INTERVALS, _NO_INTERVALS, symbols, tables, encoder
+    )
+
+
 @njit(cache=True, nogil=True)
 def pop_intervals_kernel(heads, words, counters, starts, freqs, precision_bits):
-    """Pop ``(L, S)`` intervals in the exact reverse order of :func:`push_intervals_kernel`."""
+    """Pop ``(L, S)`` intervals in the exact reverse order of :func:`push_kernel`."""
     num_lanes, num_steps = starts.shape
     tail, underflow = counters[0], counters[1]
     for step in range(num_steps - 1, -1, -1):
@@ -413,7 +447,10 @@ class Message:
     def push_checked(self, starts, freqs, precision_bits):
         """Push ``(num_lanes, S)`` uint32 intervals already known to be valid."""
         self._stream.reserve(starts.size)
-        status = push_intervals_kernel(self._heads, self._stream.words, self._stream.counters, starts, freqs, precision_bits)
+        stream = self._stream
+        status = push_kernel(
+            self._heads, stream.words, stream.counters, precision_bits, starts, freqs, _NO_SYMBOLS, _NO_TABLES, _NO_ENCODER
+        )
         raise_for_status(status)
 
     def push(self, starts, freqs, precision_bits):
