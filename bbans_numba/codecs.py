@@ -342,8 +342,7 @@ class _TableCodec(Codec):
             raise_for_status(push_symbols(message, symbols2d, self.precision_bits, encoder=self._encoder))
             return
         if self._has_zero_freq:
-            rows = self._tables.reshape(self.batch_shape + (-1,))
-            rows = np.broadcast_to(rows, symbols2d.shape + rows.shape[-1:])
+            rows = np.broadcast_to(self._tables, symbols2d.shape + self._tables.shape[-1:])
             starts = np.take_along_axis(rows, symbols2d[..., None], axis=-1)
             _check_nonzero(np.take_along_axis(rows, symbols2d[..., None] + 1, axis=-1) - starts)
         raise_for_status(push_symbols(message, symbols2d, self.precision_bits, tables=self._tables))

@@ -398,18 +398,23 @@ def main(argv=None):
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     parser.add_argument("--sweep", action="store_true", help="lanes sweep for the fixed table")
     parser.add_argument("--breakdown", action="store_true", help="time the stages of the fixed and beta-binomial cases")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="Numba threads for the parallel table/interval kernels (default: all cores)")  # fmt: skip
     parser.add_argument("--no-constriction", action="store_true")
     parser.add_argument("--json", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", "bench_rans.json"))
     args = parser.parse_args(argv)
     if args.quick:
         args.symbols, args.repeats = 1_000_000, 3
+    if args.threads:
+        __import__("numba").set_num_threads(args.threads)
     cases = [c for c in args.cases.split(",") if c]
     unknown = set(cases) - set(CASES)
     if unknown:
         parser.error(f"unknown cases {sorted(unknown)}")
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"# bench_rans: {os.cpu_count()} cores, {cpu_model()}, numba threads "
-          f"{__import__('numba').get_num_threads()}, python {platform.python_version()}")  # fmt: skip
+          f"{__import__('numba').get_num_threads()}, load average {load:.2f}, python {platform.python_version()}")  # fmt: skip
     print(f"symbols/case {args.symbols:,}, lanes {args.lanes}, precision {PRECISION}, chunk {args.chunk_steps} steps, "
           f"median of {args.repeats} after 1 warm-up")  # fmt: skip
     have_constriction = constriction is not None and not args.no_constriction

@@ -1,0 +1,125 @@
+"""The fast paths code exactly what the plain ones do (bbans_numba.rans, codecs, quantize).
+
+* the division-free push (rans64 reciprocals) equals ``x // freq`` arithmetic;
+* shared and per-lane table codecs (fused kernels) write the same bytes as pushing their
+  intervals with :meth:`Message.push_batch`, and pop back;
+* the blocked, vectorized beta-binomial tables equal the scalar recurrence.
+"""
+
+import math
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+import bbans_numba as bb
+from bbans_numba import codecs, quantize, rans
+
+
+@given(st.integers(1, 31), st.data())
+def test_reciprocal_push_equals_division(precision_bits, data):
+    total = 1 << precision_bits
+    freqs = data.draw(st.lists(st.integers(1, total), min_size=1, max_size=4))
+    freqs = [min(f, total) for f in freqs]
+    for freq in freqs + [1, total, max(1, total // 2 + 1), max(1, total - 1)]:
+        start = data.draw(st.integers(0, total - freq))
+        cdf = np.array([0, start, start + freq, total] if start else [0, freq, total], dtype=np.uint32)
+        cdf = np.unique(cdf)  # strictly increasing starts: the row of (start, freq) is index 1 or 0
+        symbol = int(np.searchsorted(cdf, start))
+        encoder = np.empty((cdf.size - 1, 5), dtype=np.uint64)
+        rans.encoder_table(cdf, precision_bits, encoder)
+        x_max = freq << (63 - precision_bits)
+        assert int(encoder[symbol, 0]) == x_max
+        candidates = [2**31, x_max - 1, x_max // 2, (x_max - 1) // freq * freq, (x_max - 1) // freq * freq - 1]
+        candidates += data.draw(st.lists(st.integers(2**31, x_max - 1), min_size=3, max_size=3))
+        for x in candidates:
+            if not 2**31 <= x < x_max:
+                continue
+            expected = (x // freq << precision_bits) + x % freq + start
+            assert int(rans.encode_symbol(np.uint64(x), encoder, symbol)) == expected
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+def test_mulhi64(a, b):
+    assert int(rans.mulhi64(np.uint64(a), np.uint64(b))) == (a * b) >> 64
+
+
+@st.composite
+def table_cases(draw):
+    num_symbols = draw(st.sampled_from([2, 5, 256, 300, 4096]))
+    precision_bits = draw(st.integers(max(1, math.ceil(math.log2(num_symbols))), 24))
+    num_lanes = draw(st.sampled_from([1, 3, 64]))
+    num_steps = draw(st.integers(1, 12))
+    per_lane = draw(st.booleans())
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    shape = (num_lanes, num_symbols) if per_lane else (num_symbols,)
+    probs = rng.dirichlet(np.full(num_symbols, draw(st.sampled_from([0.05, 1.0]))), size=shape[:-1] or None)
+    return probs, precision_bits, num_lanes, num_steps, rng
+
+
+@given(table_cases())
+def test_table_paths_match_explicit_intervals(case):
+    probs, precision_bits, num_lanes, num_steps, rng = case
+    codec = codecs.Categorical(probs, precision_bits)
+    rows = np.broadcast_to(codec.cdf.astype(np.int64), (num_lanes, codec.num_symbols + 1))
+    freqs = np.diff(rows, axis=1)
+    symbols = np.stack([rng.choice(codec.num_symbols, size=num_steps, p=f / f.sum()) for f in freqs])
+    starts = np.take_along_axis(rows, symbols, axis=1)
+    ends = np.take_along_axis(rows, symbols + 1, axis=1)
+    fast, plain = bb.Message(num_lanes), bb.Message(num_lanes)
+    codec.push(fast, symbols)
+    plain.push_batch(starts, ends - starts, precision_bits)
+    assert fast.to_bytes() == plain.to_bytes()
+    assert np.array_equal(codec.pop(fast, num_steps=num_steps), symbols)
+    assert fast.to_bytes() == bb.Message(num_lanes).to_bytes()
+
+
+def test_zero_frequency_symbol_raises_before_any_change():
+    for probs in ([0.5, 0.0, 0.5], [[0.5, 0.0, 0.5], [0.2, 0.3, 0.5]]):
+        codec = codecs.Categorical(probs, 8)
+        message = bb.Message(2)
+        codecs.Categorical([0.25] * 4, 8).push(message, np.array([[1, 2, 3], [0, 1, 2]]))
+        before = message.to_bytes()
+        try:
+            codec.push(message, np.array([[1, 2], [0, 1]]))
+        except ValueError as error:
+            assert "probability 0" in str(error)
+        else:
+            raise AssertionError("a zero-frequency symbol was pushed")
+        assert message.to_bytes() == before
+
+
+def _beta_binomial_reference(alpha, beta, trials, precision_bits):
+    """The scalar recurrence, one row at a time, in plain Python floats."""
+    low, high = quantize.BETA_BINOMIAL_PARAM_RANGE
+    alpha = low if not alpha >= low else min(alpha, high)
+    beta = low if not beta >= low else min(beta, high)
+    pmf = [1.0]
+    for k in range(trials):
+        value = pmf[k] * ((trials - k) * (k + alpha)) / ((k + 1) * (trials - k - 1 + beta))
+        if value > 1e150:
+            pmf = [p / 1e150 for p in pmf]
+            value /= 1e150
+        pmf.append(value)
+    total = 0.0
+    for p in pmf:
+        total += p
+    spare = (1 << precision_bits) - (trials + 1)
+    cdf, cumulative = [0], 0.0
+    for k in range(1, trials + 1):
+        cumulative += pmf[k - 1]
+        value = min(max(cumulative / total, 0.0), 1.0)
+        cdf.append(k + min(math.floor(value * spare), spare))
+    return cdf + [1 << precision_bits]
+
+
+@given(st.sampled_from([1, 7, 255]), st.integers(9, 24), st.integers(1, 70), st.integers(0, 2**32 - 1))
+def test_blocked_beta_binomial_equals_scalar_recurrence(trials, precision_bits, rows, seed):
+    rng = np.random.default_rng(seed)
+    alpha = np.exp(rng.uniform(-16, 16, rows))
+    beta = np.exp(rng.uniform(-16, 16, rows))
+    alpha[::3] = 1e-6
+    beta[1::4] = 1e7
+    cdf = quantize.beta_binomial_cdf(alpha, beta, trials, precision_bits)
+    for row in range(0, rows, max(1, rows // 5)):
+        assert cdf[row].tolist() == _beta_binomial_reference(alpha[row], beta[row], trials, precision_bits)
