@@ -1,0 +1,76 @@
+"""The benchmark scripts' report building, on tiny inputs (timings are not tested)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from bench import bench_mnist, report
+
+
+@pytest.fixture
+def tiny_images():
+    return np.random.default_rng(0).integers(0, 256, size=(5, 28, 28), dtype=np.uint8)
+
+
+def test_markdown_table_labels_published_rows_and_missing_values():
+    rows = [
+        {"name": "gzip -9, one stream", "bits_per_dim": 1.6351, "round_trip_ok": True},
+        {"name": "broken", "bits_per_dim": 9.0, "round_trip_ok": False},
+        {"name": "BB-ANS paper", "bits_per_dim": 1.41, "reference": True},
+    ]
+    table = report.markdown_table(rows, [("name", "codec", None), ("bits_per_dim", "bits/dim", 3),
+                                         ("round_trip_ok", "lossless", None)])
+    lines = table.splitlines()
+    assert lines[0] == "| codec | bits/dim | lossless |"
+    assert "| gzip -9, one stream | 1.635 | yes |" in lines
+    assert "| broken | 9.000 | **NO** |" in lines
+    assert "| *BB-ANS paper (published)* | 1.410 | – |" in lines
+
+
+def test_json_and_plot_are_written(tmp_path):
+    rows = [{"name": "a", "family": "bbans", "bits_per_dim": 1.3, "decompress_images_per_s": 1000.0},
+            {"name": "b", "family": "classical", "bits_per_dim": 1.6, "decompress_images_per_s": 1e5},
+            {"name": "ref", "bits_per_dim": 1.41, "reference": True}]
+    machine = report.machine_info()
+    assert machine["cores"] >= 1 and machine["cpu"]
+    path = report.write_json(tmp_path / "out" / "r.json", machine, rows, {"count": 5})
+    assert json.loads(path.read_text())["rows"][2]["reference"] is True
+    plot = report.plot_rate_vs_speed(tmp_path / "r.png", rows, "test")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_time_median_respects_repeats_and_budget():
+    calls = []
+    seconds, result, runs = report.time_median(lambda: calls.append(1) or len(calls), repeats=3, warmup=1)
+    assert (len(calls), result, runs) == (4, 4, 3) and seconds >= 0
+    _, _, runs = report.time_median(lambda: None, repeats=5, warmup=0, budget_s=0.0)
+    assert runs == 1
+
+
+@pytest.mark.parametrize("count, max_side, layout", [(5, None, "one strip"), (5, 1000, "one strip"),
+                                                     (7, 60, "one grid"), (1, 28, "one strip")])
+def test_one_image_layouts_round_trip(count, max_side, layout):
+    images = np.random.default_rng(count).integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+    picture, got_layout = bench_mnist.as_one_image(images, max_side)
+    assert got_layout == layout
+    if max_side:
+        assert max(picture.shape) <= max(max_side, 28 * 3)
+    assert np.array_equal(bench_mnist.from_one_image(picture, got_layout, images.shape), images)
+
+
+def test_classical_rows_measure_real_round_trips(tiny_images):
+    rows = bench_mnist.classical_rows(tiny_images, {"gzip -9", "PNG (Pillow, optimize)"}, repeats=1)
+    assert [row["name"] for row in rows] == ["gzip -9, per image", "gzip -9, one stream",
+                                             "PNG (Pillow, optimize), per image", "PNG (Pillow, optimize), one strip"]
+    for row in rows:
+        assert row["round_trip_ok"] is True
+        assert row["bits_per_dim"] == pytest.approx(8 * row["bytes"] / tiny_images.size)
+        assert row["compress_images_per_s"] > 0
+
+
+def test_measure_flags_a_lossy_codec(tiny_images):
+    row = bench_mnist.measure("lossy", "classical", "per image", lambda: [b"x"],
+                              lambda blobs: np.zeros_like(tiny_images), tiny_images, repeats=1)
+    assert row["round_trip_ok"] is False
+    assert row["bits_per_dim"] == pytest.approx(8 / tiny_images.size)
