@@ -192,6 +192,44 @@ def _pop_kernel(
     counters[0], counters[1] = tail, underflow
 
 
+@njit(cache=True, nogil=True)
+def _pop_beta_binomial_kernel(heads, words, counters, precision_bits, alphas, betas, trials, out):
+    """Pop (L, S) beta-binomial symbols with one table per symbol (flat ``alphas, betas``
+    of (L, S) parameters) in the mirrored order, without tables: each step's rows are
+    built in blocks of lanes (the same recurrence and sums as the tables) and searched."""
+    num_lanes, num_steps = out.shape
+    block_rows = q._BLOCK_ROWS
+    pmf = np.empty((trials + 1, block_rows))
+    cumulative = np.empty((trials + 2, block_rows))
+    tail, underflow = counters[0], counters[1]
+    for step in range(num_steps - 1, -1, -1):
+        top = num_lanes - 1
+        while top >= 0:
+            bottom = max(0, top - block_rows + 1)
+            count = top - bottom + 1
+            q.beta_binomial_pmf_block(alphas, betas, bottom * num_steps + step, num_steps, count, trials, pmf)
+            q.beta_binomial_cumulative_block(pmf, count, trials, cumulative)
+            for lane in range(top, bottom - 1, -1):
+                r = lane - bottom
+                slot = np.int64(peek_slot(heads, lane, precision_bits))
+                low, high = 0, trials  # invariant: start(low) <= slot < start(high + 1)
+                while low < high:
+                    middle = (low + high + 1) >> 1
+                    if q.beta_binomial_start(middle, cumulative, r, trials, precision_bits) <= slot:
+                        low = middle
+                    else:
+                        high = middle - 1
+                start = q.beta_binomial_start(low, cumulative, r, trials, precision_bits)
+                end = q.beta_binomial_start(low + 1, cumulative, r, trials, precision_bits)
+                x = decode_interval(heads[lane], start, end - start, precision_bits)
+                if x < _HEAD_LOWER:
+                    tail, underflow, word = read_word(words, tail, underflow)
+                    x = (x << _WORD_SHIFT) | word
+                heads[lane], out[lane, step] = x, low
+            top = bottom - 1
+    counters[0], counters[1] = tail, underflow
+
+
 def _raise_zero_frequency(zero_count):
     raise ValueError(f"{zero_count} symbol(s) have probability 0 under this codec and cannot be pushed")
 
@@ -401,7 +439,10 @@ class BetaBinomial(_TableCodec):
 
     ``alpha`` and ``beta`` (same shape: (), (num_lanes,) or (num_lanes, num_steps)) are
     clamped into :data:`bbans_numba.quantize.BETA_BINOMIAL_PARAM_RANGE`; tables are built
-    in parallel from the pmf ratio recurrence, every symbol gets frequency >= 1.
+    in parallel from the pmf ratio recurrence, every symbol gets frequency >= 1.  With
+    one table per symbol ((num_lanes, num_steps) parameters) no table is stored: a push
+    computes each symbol's interval, a pop each step's running sums, from the same
+    recurrence (same bits as the tables; :attr:`cdf` builds them on demand).
 
     Examples
     --------
@@ -420,7 +461,47 @@ class BetaBinomial(_TableCodec):
         if np.isnan(alpha).any() or np.isnan(beta).any():
             raise ValueError("alpha and beta must not be NaN")
         batch_shape = _batch_shape(alpha, 0, "alpha")
-        self._set_tables(q.beta_binomial_cdf(alpha, beta, n, self.precision_bits), batch_shape)
+        self._per_symbol = len(batch_shape) == 2
+        if not self._per_symbol:
+            self._set_tables(q.beta_binomial_cdf(alpha, beta, n, self.precision_bits), batch_shape)
+            return
+        self._alpha, self._beta, self._trials, _ = q.check_beta_binomial_args(alpha, beta, n, self.precision_bits)
+        self.batch_shape = batch_shape
+        self.num_symbols = self._trials + 1
+        self._table_cache = None
+        self._slot_symbols = _EMPTY_SLOTS
+        self._has_zero_freq = False  # the quantizer gives every symbol >= 1
+
+    @property
+    def _tables(self):
+        if self._table_cache is None:  # per-symbol parameters: built only when asked for
+            cdf = q.beta_binomial_cdf(self._alpha, self._beta, self._trials, self.precision_bits)
+            self._table_cache = _as_3d(cdf, self.num_symbols + 1)
+        return self._table_cache
+
+    @_tables.setter
+    def _tables(self, tables):
+        self._table_cache = tables
+
+    def intervals(self, message, symbols):
+        if not self._per_symbol:
+            return super().intervals(message, symbols)
+        symbols2d = self._check_symbols(message, symbols)
+        return q.beta_binomial_intervals(self._alpha, self._beta, self._trials, self.precision_bits, symbols2d)
+
+    def push(self, message, symbols):
+        if not self._per_symbol:
+            return super().push(message, symbols)
+        message.push_checked(*self.intervals(message, symbols), self.precision_bits)
+
+    def _pop_into(self, message, out):
+        if not self._per_symbol:
+            return super()._pop_into(message, out)
+        stream = message._stream
+        _pop_beta_binomial_kernel(
+            message._heads, stream.words, stream.counters, self.precision_bits, self._alpha.reshape(-1),
+            self._beta.reshape(-1), self._trials, out,
+        )  # fmt: skip
 
 
 class DiscretizedLogisticMixture(Codec):

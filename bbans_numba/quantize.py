@@ -409,18 +409,15 @@ _BLOCK_ROWS = 64
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _beta_binomial_block(alphas, betas, first, count, trials, precision_bits, pmf, cdf):
-    """Rows ``first .. first + count - 1`` of the tables (``count <= _BLOCK_ROWS``).
-
-    ``pmf`` is scratch of shape (trials + 1, _BLOCK_ROWS): entry ``[k, r]`` is row
-    ``first + r``'s unnormalized p(k).
-    """
-    num_symbols = trials + 1
+def beta_binomial_pmf_block(alphas, betas, first, stride, count, trials, pmf):
+    """Unnormalized pmfs of rows ``first + r * stride`` (``r < count <= _BLOCK_ROWS``) of
+    the flat parameter arrays into ``pmf[k, r]`` (scratch of shape (trials + 1,
+    _BLOCK_ROWS)): the recurrence every beta-binomial table is built from."""
     alpha = np.empty(count)
     beta = np.empty(count)
     for r in range(count):
-        alpha[r] = _clamp_shape_param(alphas[first + r])
-        beta[r] = _clamp_shape_param(betas[first + r])
+        alpha[r] = _clamp_shape_param(alphas[first + r * stride])
+        beta[r] = _clamp_shape_param(betas[first + r * stride])
     # p(k+1)/p(k) = (n-k)(k+alpha) / ((k+1)(n-k-1+beta)); start from p(0) = 1 and
     # rescale everything so far whenever a value threatens to overflow.
     for r in range(count):
@@ -441,6 +438,35 @@ def _beta_binomial_block(alphas, betas, first, count, trials, precision_bits, pm
                     for j in range(k + 1):
                         pmf[j, r] /= _RESCALE_ABOVE
                     pmf[k + 1, r] /= _RESCALE_ABOVE
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def beta_binomial_cumulative_block(pmf, count, trials, cumulative):
+    """``cumulative[k, r] = pmf[0, r] + ... + pmf[k - 1, r]`` summed in that order, for
+    k = 0 .. trials + 1 (the last is the total): symbol k starts at
+    ``_share_start(k, cumulative[k] / cumulative[trials + 1])`` for 1 <= k <= trials."""
+    for r in range(count):
+        cumulative[0, r] = 0.0
+    for k in range(trials + 1):
+        for r in range(count):
+            cumulative[k + 1, r] = cumulative[k, r] + pmf[k, r]
+
+
+@njit(cache=True, inline="always")
+def beta_binomial_start(symbol, cumulative, r, trials, precision_bits):
+    """Start of ``symbol`` (0 .. trials + 1) in row ``r`` of a cumulative block."""
+    if symbol <= 0:
+        return np.int64(0)
+    if symbol > trials:
+        return np.int64(1) << precision_bits
+    return _share_start(symbol, cumulative[symbol, r] / cumulative[trials + 1, r], trials + 1, precision_bits)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _beta_binomial_block(alphas, betas, first, count, trials, precision_bits, pmf, cdf):
+    """Rows ``first .. first + count - 1`` of the tables (``count <= _BLOCK_ROWS``)."""
+    num_symbols = trials + 1
+    beta_binomial_pmf_block(alphas, betas, first, 1, count, trials, pmf)
     total = np.zeros(count)
     for k in range(num_symbols):
         for r in range(count):
@@ -459,26 +485,58 @@ def _beta_binomial_block(alphas, betas, first, count, trials, precision_bits, pm
         cdf[first + r, num_symbols] = np.int64(1) << precision_bits
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _beta_binomial_bounds_block(symbols, first, count, trials, precision_bits, cumulative, starts, freqs):
+    """Intervals of ``symbols[first + r]`` from a cumulative block, without the tables."""
+    for r in range(count):
+        symbol = symbols[first + r]
+        start = beta_binomial_start(symbol, cumulative, r, trials, precision_bits)
+        starts[first + r] = start
+        freqs[first + r] = beta_binomial_start(symbol + 1, cumulative, r, trials, precision_bits) - start
+
+
 @njit(cache=True, parallel=True)
-def _beta_binomial_cdf_kernel(alphas, betas, trials, precision_bits, cdf):
+def _beta_binomial_rows_kernel(alphas, betas, symbols, trials, precision_bits, cdf, starts, freqs):
+    """Whole tables into ``cdf`` (when ``symbols`` is empty), else the intervals of
+    ``symbols`` (one per row) into ``starts, freqs``; rows in parallel blocks."""
     num_rows = alphas.size
     num_blocks = (num_rows + _BLOCK_ROWS - 1) // _BLOCK_ROWS
     num_chunks = min(num_blocks, 64)  # scratch is allocated once per chunk, not per row
     for chunk_index in prange(num_chunks):
         chunk = np.int64(chunk_index)  # prange indices are unsigned; keep index math int64
         pmf = np.empty((trials + 1, _BLOCK_ROWS), dtype=np.float64)
+        cumulative = np.empty((trials + 2, _BLOCK_ROWS) if symbols.size else (0, 0), dtype=np.float64)
         for block in range(chunk * num_blocks // num_chunks, (chunk + 1) * num_blocks // num_chunks):
             first = block * _BLOCK_ROWS
-            _beta_binomial_block(alphas, betas, first, min(_BLOCK_ROWS, num_rows - first), trials, precision_bits, pmf, cdf)
+            count = min(_BLOCK_ROWS, num_rows - first)
+            if symbols.size == 0:
+                _beta_binomial_block(alphas, betas, first, count, trials, precision_bits, pmf, cdf)
+            else:
+                beta_binomial_pmf_block(alphas, betas, first, 1, count, trials, pmf)
+                beta_binomial_cumulative_block(pmf, count, trials, cumulative)
+                _beta_binomial_bounds_block(symbols, first, count, trials, precision_bits, cumulative, starts, freqs)
 
 
-def beta_binomial_cdf(alpha, beta, trials, precision_bits):
-    """Quantized CDF tables of BetaBinomial(trials, alpha, beta), shape (..., trials + 2).
+_NO_ROWS = np.zeros(0, dtype=np.int64)
+_NO_CDF = np.zeros((0, 0), dtype=np.uint32)
+_NO_BOUNDS = np.zeros(0, dtype=np.uint32)
 
-    ``cdf[..., k]`` is the start of symbol ``k``; ``cdf[..., -1] == 2**precision_bits``.
-    Every symbol gets frequency >= 1.  Parameters are clamped into
-    :data:`BETA_BINOMIAL_PARAM_RANGE`.  Rows are built in parallel.
-    """
+
+def beta_binomial_intervals(alpha, beta, trials, precision_bits, symbols):
+    """``(starts, freqs)`` (uint32, shape of ``symbols``) of each symbol under its own
+    BetaBinomial(trials, alpha, beta) (same shapes), equal to reading them from
+    :func:`beta_binomial_cdf` tables but without building them.  Arguments as checked
+    by the codec: float64 parameters, int64 symbols in [0, trials]."""
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (alpha, beta, symbols)]
+    starts = np.empty(flat[2].size, dtype=np.uint32)
+    freqs = np.empty(flat[2].size, dtype=np.uint32)
+    _beta_binomial_rows_kernel(flat[0], flat[1], flat[2], int(trials), precision_bits, _NO_CDF, starts, freqs)
+    return starts.reshape(np.shape(symbols)), freqs.reshape(np.shape(symbols))
+
+
+def check_beta_binomial_args(alpha, beta, trials, precision_bits):
+    """Validate beta-binomial arguments: ``(alpha, beta, trials, precision_bits)`` with the
+    parameters as contiguous float64 arrays of one shape (ValueError otherwise)."""
     precision_bits = check_precision(precision_bits)
     alpha = np.ascontiguousarray(alpha, dtype=np.float64)
     beta = np.ascontiguousarray(beta, dtype=np.float64)
@@ -488,6 +546,17 @@ def beta_binomial_cdf(alpha, beta, trials, precision_bits):
         raise ValueError(f"trials (n) must be a positive integer, got {trials!r}")
     if (1 << precision_bits) < trials + 1:
         raise ValueError(f"2**precision_bits must be >= n + 1 = {trials + 1} symbols")
+    return alpha, beta, int(trials), precision_bits
+
+
+def beta_binomial_cdf(alpha, beta, trials, precision_bits):
+    """Quantized CDF tables of BetaBinomial(trials, alpha, beta), shape (..., trials + 2).
+
+    ``cdf[..., k]`` is the start of symbol ``k``; ``cdf[..., -1] == 2**precision_bits``.
+    Every symbol gets frequency >= 1.  Parameters are clamped into
+    :data:`BETA_BINOMIAL_PARAM_RANGE`.  Rows are built in parallel.
+    """
+    alpha, beta, trials, precision_bits = check_beta_binomial_args(alpha, beta, trials, precision_bits)
     cdf = np.empty((alpha.size, trials + 2), dtype=np.uint32)
-    _beta_binomial_cdf_kernel(alpha.ravel(), beta.ravel(), int(trials), precision_bits, cdf)
+    _beta_binomial_rows_kernel(alpha.ravel(), beta.ravel(), _NO_ROWS, int(trials), precision_bits, cdf, _NO_BOUNDS, _NO_BOUNDS)
     return cdf.reshape(alpha.shape + (trials + 2,))
