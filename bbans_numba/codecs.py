@@ -50,7 +50,7 @@ __all__ = [
 # Codec kinds understood by the two kernels below.
 _KIND_TABLE = 0  # tables: uint32 cdf rows (A, B, K + 1); slot_symbols optional
 _KIND_UNIFORM = 1
-_KIND_LOGISTIC = 2  # p0 means, p1 log_scales, p2 weights: (A, B, M); ints[0] = K
+_KIND_LOGISTIC = 2  # p0 means, p1 exp(-log_scales), p2 weights: (A, B, M); num_symbols = K
 _KIND_GAUSS_EXACT = 3  # p0 mean, p1 std: (A, B, 1); aux0 = bucket edges
 _KIND_GAUSS_HISTOGRAM = 4  # as exact, plus aux1 = histogram points
 
@@ -73,11 +73,11 @@ def _row(array, lane, step):
 
 
 @njit(cache=True, inline="always")
-def _logistic_bounds(symbol, means, log_scales, weights, a, b, num_symbols, precision_bits):
+def _logistic_bounds(symbol, means, inverse_scales, weights, a, b, num_symbols, precision_bits):
     """``(start, end)`` of ``symbol`` under the logistic mixture ``[a, b]``."""
     return (
-        q.logistic_mixture_start(symbol, means, log_scales, weights, a, b, num_symbols, precision_bits),
-        q.logistic_mixture_start(symbol + 1, means, log_scales, weights, a, b, num_symbols, precision_bits),
+        q.logistic_mixture_start(symbol, means, inverse_scales, weights, a, b, num_symbols, precision_bits),
+        q.logistic_mixture_start(symbol + 1, means, inverse_scales, weights, a, b, num_symbols, precision_bits),
     )
 
 
@@ -538,7 +538,8 @@ class DiscretizedLogisticMixture(Codec):
         self.batch_shape = batch_shape
         components = means2d.shape[1]
         self._params = tuple(
-            _as_3d(a.reshape(batch_shape + (components,)), components) for a in (means2d, log_scales2d, weights2d)
+            _as_3d(a.reshape(batch_shape + (components,)), components)
+            for a in (means2d, q.inverse_scales(log_scales2d), weights2d)
         )
 
     def _kernel_args(self):

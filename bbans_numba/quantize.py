@@ -310,11 +310,12 @@ def gaussian_bucket_freqs(mean, std, bucket_bits, precision_bits, method="exact"
 
 
 @njit(cache=True, inline="always")
-def logistic_mixture_start(symbol, means, log_scales, weights, a, b, num_symbols, precision_bits):
+def logistic_mixture_start(symbol, means, inverse_scales, weights, a, b, num_symbols, precision_bits):
     """Start of ``symbol`` under the mixture ``[a, b, :]`` of the 3-D parameter arrays: bin
     k covers [k - 0.5, k + 0.5]; the end bins take the tails.
 
-    ``weights`` must already be normalized (softmax) and ``log_scales`` clamped.
+    ``weights`` must already be normalized (softmax) and ``inverse_scales`` be
+    :func:`inverse_scales` of the clamped log-scales.
     """
     if symbol <= 0:
         return np.int64(0)
@@ -323,7 +324,7 @@ def logistic_mixture_start(symbol, means, log_scales, weights, a, b, num_symbols
     edge = symbol - 0.5
     cdf_value = 0.0
     for c in range(means.shape[2]):  # fixed order: identical on both sides
-        cdf_value += weights[a, b, c] / (1.0 + math.exp(-(edge - means[a, b, c]) * math.exp(-log_scales[a, b, c])))
+        cdf_value += weights[a, b, c] / (1.0 + math.exp(-(edge - means[a, b, c]) * inverse_scales[a, b, c]))
     return _share_start(symbol, cdf_value, num_symbols, precision_bits)
 
 
@@ -346,12 +347,24 @@ def prepare_logistic_params(log_scales, logit_weights):
             logit_weights[row, c] /= total
 
 
+@njit(cache=True, nogil=True)
+def inverse_scales(log_scales):
+    """``exp(-log_scales)`` by the same scalar ``math.exp`` the kernels use (so the
+    same bits: computed once per mixture here instead of at every CDF evaluation)."""
+    out = np.empty_like(log_scales)
+    flat_in = log_scales.reshape(-1)
+    flat_out = out.reshape(-1)
+    for i in range(flat_in.size):
+        flat_out[i] = math.exp(-flat_in[i])
+    return out
+
+
 @njit(cache=True, parallel=True)
-def _logistic_freqs_kernel(means, log_scales, weights, num_symbols, precision_bits, freqs):
+def _logistic_freqs_kernel(means, inverse_scales, weights, num_symbols, precision_bits, freqs):
     for row in prange(means.shape[0]):
         previous = np.int64(0)
         for symbol in range(1, num_symbols + 1):
-            start = logistic_mixture_start(symbol, means, log_scales, weights, row, 0, num_symbols, precision_bits)
+            start = logistic_mixture_start(symbol, means, inverse_scales, weights, row, 0, num_symbols, precision_bits)
             freqs[row, symbol - 1] = start - previous
             previous = start
 
@@ -385,7 +398,8 @@ def logistic_mixture_freqs(means, log_scales, logit_weights, precision_bits, num
     means, log_scales, weights, batch_shape = check_logistic_params(means, log_scales, logit_weights)
     freqs = np.empty((means.shape[0], num_symbols), dtype=np.int64)
     rows = (means.shape[0], 1, means.shape[1])
-    _logistic_freqs_kernel(means.reshape(rows), log_scales.reshape(rows), weights.reshape(rows), num_symbols, precision_bits, freqs)
+    scales = inverse_scales(log_scales)
+    _logistic_freqs_kernel(means.reshape(rows), scales.reshape(rows), weights.reshape(rows), num_symbols, precision_bits, freqs)
     return freqs.astype(np.uint32).reshape(batch_shape + (num_symbols,))
 
 
