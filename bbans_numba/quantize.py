@@ -221,8 +221,29 @@ def gaussian_histogram_start(bucket, mean, std, edges, points):
     if bucket > edges.size:
         return np.int64(points.size)
     edge = edges[bucket - 1]
-    low, high = 0, points.size  # invariant: points below edge are exactly [0, answer)
-    while low < high:
+    # The answer is the first j with not (mean + std * points[j] < edge) (a monotone test).
+    # Guess it from the CDF, j ~ Phi((edge - mean) / std) * count - 0.5, then bracket it by
+    # galloping from the guess and binary-search the bracket: the same index as a binary
+    # search of all points, in a few probes near the guess instead of log2(count).
+    count = points.size
+    guess = std_normal_cdf((edge - mean) / std) * count - 0.5
+    j = 0 if not guess > 0.0 else min(np.int64(math.ceil(guess)), count)
+    step = 1
+    if j > 0 and not mean + std * points[j - 1] < edge:  # the answer is below j
+        high = j - 1
+        low = max(high - step, 0)
+        while low > 0 and not mean + std * points[low] < edge:
+            step *= 2
+            high = low
+            low = max(high - step, 0)
+    else:  # the answer is j or above
+        low = j
+        high = min(low + step, count)
+        while high < count and mean + std * points[high] < edge:
+            step *= 2
+            low = high + 1
+            high = min(low + step, count)
+    while low < high:  # invariant: points below edge are exactly [0, answer), low <= answer <= high
         middle = (low + high) >> 1
         if mean + std * points[middle] < edge:
             low = middle + 1

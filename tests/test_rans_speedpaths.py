@@ -172,3 +172,13 @@ def test_logistic_tables_equal_the_scalar_formula(components, precision_bits, se
             starts.append(k + min(math.floor(value * spare), spare))
         starts.append(1 << precision_bits)
         assert np.diff(starts).tolist() == freqs[row].tolist()
+
+
+@given(st.integers(1, 10), st.integers(1, 18), st.floats(-40, 40), st.floats(-25, 4), st.integers(0, 2**32 - 1))
+def test_histogram_starts_equal_counting_every_point(bucket_bits, precision_bits, mean, log_std, seed):
+    """The guessed-and-galloped search counts exactly the points below each edge."""
+    std = math.exp(log_std)
+    freqs = quantize.gaussian_bucket_freqs([mean], [std], bucket_bits, precision_bits, method="histogram")[0]
+    values = mean + std * quantize.histogram_points(precision_bits)
+    below = [np.count_nonzero(values < edge) for edge in quantize.std_normal_bucket_edges(bucket_bits)]
+    assert np.diff([0] + below + [values.size]).tolist() == freqs.tolist()
