@@ -41,6 +41,14 @@ def distributions(draw):
     return (probs if per_lane else probs[0]), num_lanes, precision_bits, rng
 
 
+def assert_round_trip_restores(codec, symbols):
+    """Push then pop gives the symbols back and leaves a fresh message fresh."""
+    message = bb.Message(symbols.shape[0])
+    codec.push(message, symbols)
+    assert np.array_equal(codec.pop(message, num_steps=symbols.shape[1]), symbols)
+    assert message == bb.Message(symbols.shape[0])
+
+
 def sample_symbols(probs, num_lanes, num_steps, rng):
     rows = np.broadcast_to(probs, (num_lanes, probs.shape[-1]))
     return np.stack([rng.choice(rows.shape[1], size=num_steps, p=row / row.sum()) for row in rows])
@@ -108,11 +116,9 @@ def test_uniform_round_trip_every_precision(precision_bits):
     rng = np.random.default_rng(precision_bits)
     symbols = rng.integers(0, 1 << precision_bits, size=(9, 7))
     message = bb.Message(9)
-    codec = codecs.Uniform(precision_bits)
-    codec.push(message, symbols)
+    codecs.Uniform(precision_bits).push(message, symbols)
     assert message.num_bits() <= 64 * 9 + symbols.size * precision_bits + 32 * 9 + 1
-    assert np.array_equal(codec.pop(message, num_steps=7), symbols)
-    assert message == bb.Message(9)
+    assert_round_trip_restores(codecs.Uniform(precision_bits), symbols)
 
 
 @st.composite
@@ -132,11 +138,7 @@ def test_beta_binomial_round_trip(params):
     codec = codecs.BetaBinomial(255, alpha, beta, precision_bits)
     freqs = codec.freqs.astype(np.int64)
     assert np.all(freqs >= 1) and np.all(freqs.sum(-1) == 1 << precision_bits)
-    symbols = rng.integers(0, 256, size=alpha.shape)
-    message = bb.Message(alpha.shape[0])
-    codec.push(message, symbols)
-    assert np.array_equal(codec.pop(message), symbols)
-    assert message == bb.Message(alpha.shape[0])
+    assert_round_trip_restores(codec, rng.integers(0, 256, size=alpha.shape))
 
 
 def test_beta_binomial_matches_scipy():
@@ -176,11 +178,7 @@ def logistic_params(draw):
 def test_logistic_mixture_round_trip(params):
     means, log_scales, logits, precision_bits, rng = params
     codec = codecs.DiscretizedLogisticMixture(means, log_scales, logits, precision_bits)
-    symbols = rng.integers(0, 256, size=means.shape[:2])
-    message = bb.Message(means.shape[0])
-    codec.push(message, symbols)
-    assert np.array_equal(codec.pop(message), symbols)
-    assert message == bb.Message(means.shape[0])
+    assert_round_trip_restores(codec, rng.integers(0, 256, size=means.shape[:2]))
 
 
 def test_logistic_mixture_table_matches_direct_cdf():
