@@ -293,8 +293,13 @@ def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
     codec = codecs.Categorical(fixed["probs"], PRECISION)
     message = bb.Message(num_lanes)
     starts, freqs = codec.intervals(message, fixed["symbols"])
-    stage("fixed: intervals (table lookup)", lambda _: codec.intervals(message, fixed["symbols"]))
-    stage("fixed: push kernel", lambda m: m.push_checked(starts, freqs, PRECISION), setup=lambda: bb.Message(num_lanes))
+    stage("fixed: intervals (table lookup; generic path only)", lambda _: codec.intervals(message, fixed["symbols"]))
+    stage(
+        "fixed: push kernel given intervals (division; generic path)",
+        lambda m: m.push_checked(starts, freqs, PRECISION),
+        setup=lambda: bb.Message(num_lanes),
+    )
+    stage("fixed: push (fused, reciprocals)", lambda m: codec.push(m, fixed["symbols"]), setup=lambda: bb.Message(num_lanes))
     codec.push(message, fixed["symbols"])
     encoded = message.to_bytes()
     stage("fixed: pop (slot table)", lambda m: codec.pop(m, num_steps), setup=lambda: bb.Message.from_bytes(encoded))
@@ -303,14 +308,18 @@ def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
     split_chunks("betabinomial", data, chunk_steps)
     chunks = data["chunks"]
     stage(
-        "betabinomial: beta_binomial_cdf only",
+        "betabinomial: whole tables (beta_binomial_cdf; not on the coding path)",
         lambda _: [quantize.beta_binomial_cdf(a, b, NUM_SYMBOLS - 1, PRECISION) for a, b in zip(chunks["alpha"], chunks["beta"])],
     )  # fmt: skip
     built = [build_codec("betabinomial", data, i) for i in range(len(chunks["symbols"]))]
-    stage("betabinomial: intervals", lambda _: [c.intervals(message, s) for c, s in zip(built, chunks["symbols"])])
+    intervals = [c.intervals(message, s) for c, s in zip(built, chunks["symbols"])]
     stage(
-        "betabinomial: push (given codecs)",
-        lambda m: [c.push(m, s) for c, s in zip(built, chunks["symbols"])],
+        "betabinomial: intervals (recurrence + running sums, per symbol)",
+        lambda _: [c.intervals(message, s) for c, s in zip(built, chunks["symbols"])],
+    )
+    stage(
+        "betabinomial: push kernel (given the intervals)",
+        lambda m: [m.push_checked(a, f, PRECISION) for a, f in intervals],
         setup=lambda: bb.Message(num_lanes),
     )
     pushed = bb.Message(num_lanes)
@@ -318,8 +327,13 @@ def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
         c.push(pushed, s)
     encoded = pushed.to_bytes()
     stage(
-        "betabinomial: pop (given codecs)",
+        "betabinomial: pop (recurrence + running sums + search + pop, per step)",
         lambda m: [c.pop(m, num_steps=s.shape[1]) for c, s in reversed(list(zip(built, chunks["symbols"])))],
+        setup=lambda: bb.Message.from_bytes(encoded),
+    )
+    stage(
+        "betabinomial: pop kernel alone (given the intervals)",
+        lambda m: [m.pop_batch(a, f, PRECISION) for a, f in reversed(intervals)],
         setup=lambda: bb.Message.from_bytes(encoded),
     )
     return rows
