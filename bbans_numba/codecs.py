@@ -201,6 +201,7 @@ def _pop_beta_binomial_kernel(heads, words, counters, precision_bits, alphas, be
     block_rows = q._BLOCK_ROWS
     pmf = np.empty((trials + 1, block_rows))
     cumulative = np.empty((trials + 2, block_rows))
+    full = np.float64(1 << precision_bits)
     tail, underflow = counters[0], counters[1]
     for step in range(num_steps - 1, -1, -1):
         top = num_lanes - 1
@@ -212,15 +213,29 @@ def _pop_beta_binomial_kernel(heads, words, counters, precision_bits, alphas, be
             for lane in range(top, bottom - 1, -1):
                 r = lane - bottom
                 slot = np.int64(peek_slot(heads, lane, precision_bits))
-                low, high = 0, trials  # invariant: start(low) <= slot < start(high + 1)
+                # The symbol is the largest k with start(k) <= slot.  Guess it from the
+                # running sums alone (no division), then settle it with exact starts.
+                target = cumulative[trials + 1, r] * (slot / full)
+                low, high = 0, trials
                 while low < high:
                     middle = (low + high + 1) >> 1
-                    if q.beta_binomial_start(middle, cumulative, r, trials, precision_bits) <= slot:
+                    if cumulative[middle, r] <= target:
                         low = middle
                     else:
                         high = middle - 1
-                start = q.beta_binomial_start(low, cumulative, r, trials, precision_bits)
-                end = q.beta_binomial_start(low + 1, cumulative, r, trials, precision_bits)
+                guess = low
+                start = q.beta_binomial_start(guess, cumulative, r, trials, precision_bits)
+                end = q.beta_binomial_start(guess + 1, cumulative, r, trials, precision_bits)
+                if start > slot or end <= slot:  # a near miss: search exactly on that side
+                    low, high = (0, guess - 1) if start > slot else (guess + 1, trials)
+                    while low < high:  # invariant: start(low) <= slot < start(high + 1)
+                        middle = (low + high + 1) >> 1
+                        if q.beta_binomial_start(middle, cumulative, r, trials, precision_bits) <= slot:
+                            low = middle
+                        else:
+                            high = middle - 1
+                    start = q.beta_binomial_start(low, cumulative, r, trials, precision_bits)
+                    end = q.beta_binomial_start(low + 1, cumulative, r, trials, precision_bits)
                 x = decode_interval(heads[lane], start, end - start, precision_bits)
                 if x < _HEAD_LOWER:
                     tail, underflow, word = read_word(words, tail, underflow)
