@@ -10,16 +10,18 @@ How the work is split
 ---------------------
 * A push first computes every symbol's interval with one parallel jitted pass, checks
   them (a symbol of frequency 0 raises ``ValueError`` before the message changes), then
-  hands them to the generic push kernel of :mod:`bbans_numba.rans`.
+  hands them to the push kernel of :mod:`bbans_numba.rans`.  Table codecs skip the
+  interval pass: that kernel reads their rows itself (zero frequencies are checked
+  first), for a shared table from precomputed encoder rows
+  (:func:`bbans_numba.rans.encoder_table`, no division).  A beta-binomial with one table
+  per symbol builds no table: its intervals come from the pmf recurrence directly.
 * A pop runs one sequential jitted pass that, for each symbol in mirrored order, peeks
-  the slot, finds the symbol that holds it (codec-specific lookup) and pops it.
-* Shared tables (one table for every lane and step) take fused paths instead: the push
-  kernel reads each symbol's precomputed encoder row (:func:`bbans_numba.rans.encoder_table`,
-  no division) and the pop kernel maps slots to symbols through a slot table; the coded
-  bytes are exactly those of the generic path.
+  the slot, finds the symbol that holds it (codec-specific lookup: a shared table's slot
+  -> symbol map, a search otherwise) and pops it.
 
-Both passes dispatch on a small integer *kind*, so one kernel serves every codec and
-is compiled once (and cached on disk).
+Every fast path codes exactly the bytes of the plain rule (tests/test_rans_speedpaths.py).
+The interval pass and the pop dispatch on a small integer *kind*, so one kernel serves
+every codec and is compiled once (and cached on disk).
 """
 
 import numpy as np

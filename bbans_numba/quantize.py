@@ -7,7 +7,9 @@ jitted code on the same float inputs, so they compute bit-identical tables.
 Two ways of quantizing appear:
 
 * **Whole tables** (:func:`quantize_probs`, :func:`beta_binomial_cdf`): the full
-  frequency table of a distribution is built, then searched.
+  frequency table of a distribution is built, then searched.  (With one beta-binomial
+  per symbol, :func:`beta_binomial_intervals` and the codec's pop evaluate the same
+  recurrence and sums per symbol and read off only the starts they need: same values.)
 * **Per-symbol rules** (logistic mixtures, Gaussians over standard-normal buckets): the
   interval of symbol ``k`` is a closed-form function of ``k``, so a push evaluates two CDF
   values and a pop binary-searches ``k``; no table is materialized.  The rule
@@ -23,9 +25,10 @@ quantized onto them by
 * ``method="histogram"``: the *histogram quantizer*: ``2**precision_bits`` equiprobable
   points ``mean + std * ndtri((j + 0.5) / 2**precision_bits)`` are counted into the
   buckets; the count of bucket ``k`` is its frequency.  Because the points are sorted,
-  ``start(k)`` is the number of points below ``edge[k-1]`` (a binary search), and the
-  bucket of slot ``cf`` is the bucket of point ``cf``.  No special function is evaluated
-  at coding time.  Buckets no point falls into get frequency 0: they cannot be popped.
+  ``start(k)`` is the number of points below ``edge[k-1]`` (a search of the points,
+  started at a guess from ``Phi``: the guess only saves probes, the count compares
+  points), and the bucket of slot ``cf`` is the bucket of point ``cf``.  Buckets no
+  point falls into get frequency 0: they cannot be popped.
 """
 
 import functools
