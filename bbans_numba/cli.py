@@ -129,9 +129,10 @@ def build_parser():
     compress.add_argument("output", metavar="OUTPUT", help="the .bbans file to write")
     compress.add_argument("--model", default="mnist", metavar="NAME|PATH",
                           help="a shipped model name or an exported .npz model file (default: mnist)")
-    compress.add_argument("--quantizer", choices=("exact", "histogram"), default="exact",
-                          help="how the posterior is quantized onto latent buckets: exact CDF differences, or a "
-                               "faster histogram approximation (default: exact)")
+    compress.add_argument("--quantizer", choices=("exact", "histogram"), default=None,
+                          help="how the posterior is quantized onto latent buckets: 'exact' takes CDF differences "
+                               "at the bucket edges (every bucket >= 1), 'histogram' counts equiprobable posterior "
+                               "points into the buckets (default: the codec's, histogram)")
     compress.add_argument("--bucket-bits", type=positive_int, metavar="B",
                           help="use 2**B equal-mass buckets per latent dimension (default: the codec's)")
     compress.add_argument("--quiet", action="store_true", help=QUIET_HELP)

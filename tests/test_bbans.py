@@ -128,7 +128,7 @@ def test_bad_images_are_rejected(images, match):
         (dict(chains=2.5), "chains"),
         (dict(quantizer="nearest"), "method"),
         (dict(bucket_bits=0), "bucket_bits"),
-        (dict(bucket_bits=12, latent_precision_bits=10), "precision_bits >= bucket_bits"),
+        (dict(quantizer="exact", bucket_bits=12, latent_precision_bits=10), "precision_bits >= bucket_bits"),
         (dict(pixel_precision_bits=7), "pixel_precision_bits"),
     ],
 )
