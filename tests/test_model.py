@@ -53,7 +53,7 @@ def images():
 
 
 def test_shipped_model(model):
-    assert "mnist" in available_models()
+    assert {"mnist", "mnist-fast"} <= set(available_models())
     assert model.name == "mnist" and model.image_shape == (28, 28) and model.latent_dim == 50
     assert model.likelihood == "beta_binomial" and model.num_components == 1
     assert model.path.stat().st_size <= 10 * 2**20
