@@ -221,7 +221,7 @@ def main(argv=None):
     repeats = 1 if args.quick else args.repeats
     machine = report.machine_info()
     classical_names = QUICK_CLASSICAL if args.quick else {name for name, _, _ in CLASSICAL}
-    bucket_bits_list = args.bucket_bits or ([None] if args.quick else [None, 8, 12])
+    bucket_bits_list = args.bucket_bits or ([None] if args.quick else [None, 12])
     quantizers = ["exact"] if args.quick else ["exact", "histogram"]
 
     rows = bbans_rows(images, available_models(), quantizers, bucket_bits_list, args.chains, repeats)
