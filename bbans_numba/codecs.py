@@ -8,7 +8,9 @@ carry leading *batch* dimensions: none (shared by all lanes and steps), ``(num_l
 
 How the work is split
 ---------------------
-* A push first computes every symbol's interval with one parallel jitted pass, checks
+* A push first computes every symbol's interval with one jitted pass (sequential: it
+  is cheap next to the beta-binomial recurrence, which runs in parallel, and a parallel
+  kernel covering every codec kind took ~8 s to compile on a cold start), checks
   them (a symbol of frequency 0 raises ``ValueError`` before the message changes), then
   hands them to the push kernel of :mod:`bbans_numba.rans`.  Table codecs skip the
   interval pass: that kernel reads their rows itself (zero frequencies are checked
@@ -25,7 +27,7 @@ every codec and is compiled once (and cached on disk).
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import quantize as q
 from .rans import (
@@ -96,13 +98,12 @@ def _gauss_bounds(kind, symbol, mean, std, edges, points, precision_bits):
     )
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _intervals_kernel(kind, symbols, precision_bits, tables, p0, p1, p2, aux0, aux1, num_symbols, starts, freqs):
     """Intervals of ``symbols`` (L, S) for a push; returns the count of zero frequencies."""
     num_lanes, num_steps = symbols.shape
     zero_count = 0
-    for lane_index in prange(num_lanes):
-        lane = np.int64(lane_index)  # prange indices are unsigned; keep index math int64
+    for lane in range(num_lanes):
         for step in range(num_steps):
             symbol = symbols[lane, step]
             if kind == _KIND_TABLE:
