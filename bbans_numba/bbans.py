@@ -37,7 +37,6 @@ Examples
 True
 """
 
-import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -330,14 +329,3 @@ def file_info(blob):
     header, _ = container.unpack(blob)
     return container.describe(header, len(blob))
 
-
-def timed_round_trip(images, **compress_kwargs):
-    """Compress and decompress ``images``; returns (blob, seconds to compress, to decompress)."""
-    start = time.perf_counter()
-    blob = compress(images, **compress_kwargs)
-    middle = time.perf_counter()
-    restored = decompress(blob, model=compress_kwargs.get("model"))
-    end = time.perf_counter()
-    if not np.array_equal(restored, images):
-        raise AssertionError("round trip is not lossless")
-    return blob, middle - start, end - middle
