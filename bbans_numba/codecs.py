@@ -113,16 +113,10 @@ def _intervals_kernel(kind, symbols, precision_bits, tables, p0, p1, p2, aux0, a
                 start, end = symbol, symbol + 1
             elif kind == _KIND_LOGISTIC:
                 a, b = _row(p0, lane, step)
-                start = q.logistic_mixture_start(symbol, p0, p1, p2, a, b, num_symbols, precision_bits)
-                end = q.logistic_mixture_start(symbol + 1, p0, p1, p2, a, b, num_symbols, precision_bits)
-            elif kind == _KIND_GAUSS_EXACT:
-                a, b = _row(p0, lane, step)
-                start = q.gaussian_exact_start(symbol, p0[a, b, 0], p1[a, b, 0], aux0, precision_bits)
-                end = q.gaussian_exact_start(symbol + 1, p0[a, b, 0], p1[a, b, 0], aux0, precision_bits)
+                start, end = _logistic_bounds(symbol, p0, p1, p2, a, b, num_symbols, precision_bits)
             else:
                 a, b = _row(p0, lane, step)
-                start = q.gaussian_histogram_start(symbol, p0[a, b, 0], p1[a, b, 0], aux0, aux1)
-                end = q.gaussian_histogram_start(symbol + 1, p0[a, b, 0], p1[a, b, 0], aux0, aux1)
+                start, end = _gauss_bounds(kind, symbol, p0[a, b, 0], p1[a, b, 0], aux0, aux1, precision_bits)
             starts[lane, step] = start
             freqs[lane, step] = end - start
             if end <= start:
