@@ -324,8 +324,6 @@ def decompress(blob, model=None, progress=None):
     return images
 
 
-def file_info(blob):
-    """What ``bbans info`` shows: :func:`bbans_numba.container.describe` of the header."""
-    header, _ = container.unpack(blob)
-    return container.describe(header, len(blob))
+# What ``bbans info`` shows about a file (a dict; see bbans_numba.container.describe).
+file_info = container.describe_file
 

@@ -207,9 +207,7 @@ def run_decompress(args):
 
 def run_info(args):
     """``bbans info``: print :func:`bbans_numba.container.describe` as aligned lines."""
-    blob = Path(args.file).read_bytes()
-    header, _ = container.unpack(blob)
-    info = container.describe(header, len(blob))
+    info = container.describe_file(Path(args.file).read_bytes())
     rate = "n/a (no images)" if info["bits_per_dim"] is None else f"{info['bits_per_dim']:.4f}"
     rows = [
         ("file", f"{args.file} ({info['file_bytes']} bytes)"),

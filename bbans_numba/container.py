@@ -50,6 +50,7 @@ __all__ = [
     "pixel_checksums",
     "verify_pixels",
     "describe",
+    "describe_file",
 ]
 
 FORMAT_VERSION = 1
@@ -401,3 +402,9 @@ def describe(header, file_size):
         "initial_bits": WORD_BITS * header["initial_words"],
         "flush_bits": FLUSH_BITS_PER_CHAIN * header["chains"],
     }
+
+
+def describe_file(blob):
+    """:func:`describe` of a whole file's bytes (validated by :func:`unpack` first)."""
+    header, _ = unpack(blob)
+    return describe(header, len(blob))
