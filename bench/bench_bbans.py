@@ -113,12 +113,12 @@ def main(argv=None):
     import bbans_numba as bb
     from bbans_numba import container
     from bbans_numba.bbans import DEFAULT_CHAINS
-    from training.evaluate import evaluate
+    from bench.bench_mnist import model_negative_elbo
 
     machine = report.machine_info()
     images = np.ascontiguousarray(bb.load_images(args.data)[: args.limit])
     model = bb.load_model("mnist")
-    neg_elbo = float(evaluate(model, images, samples=1, seed=0)[0, :, 0].mean())
+    neg_elbo = model_negative_elbo(model, images)
     chain_counts = args.chains or [DEFAULT_CHAINS]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
