@@ -18,9 +18,9 @@ Every decode is checked (``np.array_equal`` and the message back to its empty st
 row that fails says so.  ``bits/sym`` is the coded size (stream + heads, less the empty
 message) per symbol; ``ideal`` is the cross-entropy ``-mean log2 p(symbol)`` under the
 unquantized distribution.  Timings: one warm-up (Numba compile), then ``--repeats`` runs,
-median reported (the machine may be shared: look at the spread).  A regression check
-hashes the message bytes of every case at a fixed small size and seed against the hashes
-recorded in :data:`EXPECTED_HASHES` (speed work must not change a single bit).
+median reported (the machine may be shared: look at the spread).  The message bytes of
+every case at a fixed small size and seed (:func:`regression_hashes`) are pinned by
+``tests/test_pinned_bytes.py``: speed work must not change a single bit.
 """
 
 import argparse
@@ -50,19 +50,6 @@ NUM_SYMBOLS = 256
 BUCKET_BITS = 8
 COMPONENTS = 3
 
-# sha256 of Message.to_bytes() after pushing each case with regression_data() (seed 1234,
-# 64 lanes x 1024 steps, chunks of 64 steps), recorded before any speed work.
-EXPECTED_HASHES = {
-    "fixed": "8c9067aba8c1ca0d53deb7d678becbe16be02d1f04d218bdcf8d05f203da3c3b",
-    "betabinomial": "b58783dceae9dce8289e08373e02b67b2a3c1bdc9ef2552daac93e67317dc503",
-    "logistic3": "3ccc25e031f551da53a282365e32e101a4e001520b537f0c47eb9049e1270bf2",
-    "gauss-exact": "43cf0e1ad722f182f331143e63a9eb2666140ec5f263861bbb1765849a5aeac0",
-    "gauss-histogram": "40e217dde1b088047490d9f3774cc02fde2425bd28fb92cbd98e996b50007985",
-    "fixed-p20": "06c0dd157403b2503194613848ae89b38b766c56a1e1fa8c6a4ac7056a253ca5",
-    "per-lane-table": "2910ab50dd1d137cf9cef155a9b86c36fe7d89c2ba8a595b0192e930359da18a",
-    "uniform": "eb90fff4fdc7fb620ed03f3638f8b7eb7a6455661639b036fa0b91cdac723b65",
-    "fixed-1-lane": "5555c59b4cbe89839b246c40b40f54558d7181ae9515bf3689b2c606dbda5239",
-}
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -439,11 +426,6 @@ def main(argv=None):
     if not have_constriction:
         print("constriction: not installed (or disabled): its rows are skipped")
 
-    hashes = regression_hashes(cases)
-    regression = {name: (EXPECTED_HASHES.get(name) in (None, digest)) for name, digest in hashes.items()}
-    print("regression (message bytes vs recorded hashes): "
-          + ", ".join(f"{n}={'ok' if ok else 'CHANGED'}" + ("" if n in EXPECTED_HASHES else "(unrecorded)")
-                      for n, ok in regression.items()))  # fmt: skip
 
     rows = []
     for name in cases:
@@ -486,10 +468,10 @@ def main(argv=None):
         json.dump({
             "machine": {"cores": os.cpu_count(), "cpu": cpu_model(), "python": platform.python_version()},
             "settings": vars(args), "rows": rows, "speedup_vs_constriction": ratios, "lanes_sweep": sweep,
-            "breakdown": stages, "regression_hashes": hashes, "regression_ok": regression,
+            "breakdown": stages,
         }, handle, indent=1)  # fmt: skip
     print(f"\nwrote {args.json}")
-    failed = [r for r in rows + sweep if not r["decode_ok"]] or [n for n, ok in regression.items() if not ok]
+    failed = [r for r in rows + sweep if not r["decode_ok"]]
     return 1 if failed else 0
 
 
