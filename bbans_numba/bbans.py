@@ -1,23 +1,24 @@
-"""Bits-back ANS over batched chains: compress a set of images with a VAE.
+"""Bits-back ANS as a codec: push a set of images onto a message with a VAE, pop them back.
 
-One image costs about the model's negative ELBO.  Per image, the encoder
+One image costs about the model's negative ELBO.  Per image, :meth:`VAECodec.push`
 
 1. **pops** latent buckets ``z`` with the quantized posterior q(z|x) (getting bits back),
 2. **pushes** the pixels ``x`` with the likelihood p(x|z) (evaluated at the bucket centres),
 3. **pushes** ``z`` with the prior, uniform over the ``2**bucket_bits`` equal-mass buckets.
 
-The decoder runs the mirror image: pop ``z`` with the prior, pop ``x`` with p(x|z), push
-``z`` with q(z|x) -- which returns the bits borrowed in step 1.
+:meth:`VAECodec.pop` runs the mirror image: pop ``z`` with the prior, pop ``x`` with p(x|z),
+push ``z`` with q(z|x) -- which returns the bits borrowed in step 1.
 
-Chains
-------
-Images are dealt to ``chains`` independent rANS lanes that advance in lock-step: step
-``t`` codes images ``t*chains .. t*chains + chains - 1``, one per lane, so every network call
-sees a batch and every jitted kernel loops over lanes.  A last, partial step uses only the
-first lanes.  Each lane costs a fixed overhead (its 64-bit head, and the "initial bits"
-its first pops draw from the message's generator), so more chains is faster per image
-but costs a little more; :data:`DEFAULT_CHAINS` keeps the overhead near 0.2 % on 10k
-MNIST images.
+Lanes and rounds
+----------------
+The message has ``lanes`` independent rANS states.  Images are dealt to them in
+**rounds**: round ``r`` codes images ``r*lanes .. r*lanes + lanes - 1``, one per lane, so
+every network call sees a batch and every jitted kernel loops over lanes; a last, partial
+round uses only the first lanes.  (A codec *step*, as in ``pop(message, num_steps)``, is
+one symbol per lane: a round pushes ``latent_dim`` steps of latents and ``D`` steps of
+pixels.)  Each lane costs a fixed overhead (its 64-bit head, and the "initial bits" its
+first pops draw from the message's generator), so more lanes is faster per image but costs
+a little more: see :mod:`bbans_numba.settings` for the default.
 
 Determinism
 -----------
@@ -32,87 +33,33 @@ Examples
 --------
 >>> import numpy as np, bbans_numba as bb
 >>> images = bb.load_images("mnist:sample")[:20]
->>> blob = bb.compress(images, chains=4)
+>>> blob = bb.compress(images, lanes=4)
 >>> bool(np.array_equal(bb.decompress(blob), images))
 True
+
+The codec itself, on a message you hold:
+
+>>> codec = VAECodec("mnist")
+>>> message = bb.Message(num_lanes=4)
+>>> codec.push(message, images[:6])
+>>> bool(np.array_equal(codec.pop(message, 6), images[:6])), message == bb.Message(num_lanes=4)
+(True, True)
 """
 
-from dataclasses import asdict, dataclass
+import warnings
 
 import numpy as np
 
 from . import codecs, container
 from . import quantize as q
-from .model import CodingModel, load_model
+from .model import CodingModel, available_models, load_model
 from .rans import Message
+from .settings import DEFAULT_LANES, CodingSettings, resolve_lanes
 
-__all__ = ["compress", "decompress", "file_info", "CodingSettings", "DEFAULT_CHAINS"]
+__all__ = ["compress", "decompress", "file_info", "VAECodec", "CodingSettings", "DEFAULT_LANES"]
 
-DEFAULT_CHAINS = 64
-CHECKSUM_CHUNK_IMAGES = 1000
-# Steps whose posteriors the encoder computes in one network call (bounds memory).
-_POSTERIOR_STEPS_PER_CALL = 16
-
-
-@dataclass(frozen=True)
-class CodingSettings:
-    """Quantization settings of a file (stored in its header).
-
-    Attributes
-    ----------
-    quantizer : {"exact", "histogram"}
-        How the posterior N(mean, std) is quantized onto the latent buckets.
-    bucket_bits : int
-        ``2**bucket_bits`` equal-mass N(0, 1) buckets per latent dimension.
-    latent_precision_bits : int
-        Precision of the posterior's frequencies (``2**latent_precision_bits``); when
-        not given, :meth:`default_latent_precision` picks it for the quantizer.
-    pixel_precision_bits : int
-        Precision of the pixel likelihood's frequencies.
-    """
-
-    # Defaults chosen on the 10k MNIST test set with the shipped model (README, bench):
-    # the histogram quantizer at 8 bucket bits came closest to the -ELBO (gap 0.26 %).
-    quantizer: str = "histogram"
-    bucket_bits: int = 8
-    latent_precision_bits: int = 16
-    pixel_precision_bits: int = 24
-
-    @staticmethod
-    def default_latent_precision(quantizer, bucket_bits):
-        """The latent precision used when none is given.
-
-        The exact quantizer gives every bucket at least one slot, which reserves
-        ``2**bucket_bits / 2**precision`` of the mass; 12 bits more than ``bucket_bits``
-        (at most 24) keep that at 1/4096.  The histogram quantizer has no such floor:
-        16 bits measured as well as 20 (README, bench).
-        """
-        if quantizer == "exact" and isinstance(bucket_bits, (int, np.integer)):
-            return int(min(bucket_bits + 12, 24))
-        return CodingSettings.latent_precision_bits
-
-    def check(self):
-        """Validate by building the codecs once on dummy parameters (ValueError if bad)."""
-        codecs.DiagGaussianStdBins(0.0, 1.0, self.bucket_bits, self.latent_precision_bits, self.quantizer)
-        if not 8 <= self.pixel_precision_bits <= 31:
-            raise ValueError(f"pixel_precision_bits must be in [8, 31], got {self.pixel_precision_bits}")
-        return self
-
-
-def _resolve_model(model):
-    return model if isinstance(model, CodingModel) else load_model(model)
-
-
-def _check_images(images, model):
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        raise ValueError(f"images must be uint8, got dtype {images.dtype}")
-    if images.ndim != 1 + len(model.image_shape) or images.shape[1:] != tuple(model.image_shape):
-        raise ValueError(
-            f"model {model.name!r} codes images of shape {tuple(model.image_shape)}; "
-            f"got an array of shape {images.shape} (expected (N, {', '.join(map(str, model.image_shape))}))"
-        )
-    return np.ascontiguousarray(images)
+# Rounds whose posteriors the encoder computes in one network call (bounds memory).
+_POSTERIOR_ROUNDS_PER_CALL = 16
 
 
 def _pixel_codec(model, likelihood_params, precision_bits):
@@ -126,52 +73,157 @@ def _pixel_codec(model, likelihood_params, precision_bits):
     raise ValueError(f"model {model.name!r} has an unsupported likelihood {model.likelihood!r}")
 
 
-class _Coder:
-    """The three codecs of one step, built from a model and settings."""
+class VAECodec:
+    """BB-ANS with a VAE as one symmetric codec: ``push(message, images)`` / ``pop(message, count)``.
 
-    def __init__(self, model, settings):
-        self.model = model
-        self.settings = settings
-        self.centres = q.std_normal_bucket_centres(settings.bucket_bits)
-        self.prior = codecs.Uniform(settings.bucket_bits)
+    It is the composition of three codecs per image (the posterior q(z|x), the likelihood
+    p(x|z) and the prior p(z)), dealt over the message's lanes in rounds (module docstring).
 
+    Parameters
+    ----------
+    model : str or CodingModel
+        A shipped model name, a path to an exported ``.npz``, or a loaded model.
+    settings : CodingSettings, optional
+        Quantization settings; the defaults of :class:`CodingSettings` when left out.
+    """
+
+    def __init__(self, model, settings=None):
+        self.model = model if isinstance(model, CodingModel) else load_model(model)
+        self.settings = CodingSettings() if settings is None else settings
+        self.prior = codecs.Uniform(self.settings.bucket_bits)
+        self._centres = q.std_normal_bucket_centres(self.settings.bucket_bits)
+
+    # -- the three codecs of one round (one image per lane) ------------------------------
     def posterior(self, mean, std):
+        """q(z|x) over the latent buckets, for (lanes, latent_dim) ``mean`` and ``std``."""
         s = self.settings
         return codecs.DiagGaussianStdBins(mean, std, s.bucket_bits, s.latent_precision_bits, s.quantizer)
 
     def likelihood(self, buckets):
-        params = self.model.decode(self.centres[buckets])
+        """p(x|z) over (lanes, pixels), at the centres of the (lanes, latent_dim) ``buckets``."""
+        params = self.model.decode(self._centres[buckets])
         return _pixel_codec(self.model, params, self.settings.pixel_precision_bits)
 
-    def encode_step(self, message, pixels, mean, std):
+    def _push_round(self, message, images, mean, std):
         buckets = self.posterior(mean, std).pop(message)
-        self.likelihood(buckets).push(message, pixels)
+        self.likelihood(buckets).push(message, images.reshape(len(images), -1))
         self.prior.push(message, buckets)
 
-    def decode_step(self, message, shape):
+    def _pop_round(self, message):
         buckets = self.prior.pop(message, num_steps=self.model.latent_dim)
-        pixels = self.likelihood(buckets).pop(message, num_steps=int(np.prod(self.model.image_shape)))
-        images = pixels.astype(np.uint8).reshape((-1,) + shape)
-        mean, std = self.model.encode(images)
-        self.posterior(mean, std).push(message, buckets)
+        pixels = self.likelihood(buckets).pop(message, num_steps=self.model.num_pixels)
+        images = pixels.astype(np.uint8).reshape((message.num_lanes,) + self.model.image_shape)
+        self.posterior(*self.model.encode(images)).push(message, buckets)
         return images
 
+    # -- any number of images over the message's lanes -----------------------------------
+    def check_images(self, images):
+        """``images`` as a C-contiguous uint8 array of shape (N,) + model.image_shape, or ValueError."""
+        images = np.asarray(images)
+        shape = tuple(self.model.image_shape)
+        if images.dtype != np.uint8:
+            raise ValueError(f"images must be uint8, got dtype {images.dtype}")
+        if images.shape[1:] != shape or images.ndim != 1 + len(shape):
+            raise ValueError(f"model {self.model.name!r} codes images of shape {shape}; got an array of shape "
+                             f"{images.shape} (expected (N, {', '.join(map(str, shape))}))")
+        return np.ascontiguousarray(images)
 
-def _step_lanes(count, chains):
-    """(first image, lanes) of each lock-step step."""
-    return [(first, min(chains, count - first)) for first in range(0, count, chains)]
+    def push(self, message, images, progress=None):
+        """Encode ``images`` onto ``message``, dealt to its lanes in rounds.
+
+        ``progress(images_done, images_total)`` is called after each round.  The posterior
+        network runs on up to ``_POSTERIOR_ROUNDS_PER_CALL`` rounds at once (rows are
+        independent, so the batching cannot change a bit).
+        """
+        images = self.check_images(images)
+        rounds = deal(len(images), message.num_lanes)
+        for first in range(0, len(rounds), _POSTERIOR_ROUNDS_PER_CALL):
+            batch = rounds[first:first + _POSTERIOR_ROUNDS_PER_CALL]
+            offset = batch[0].start
+            means, stds = self.model.encode(images[offset:batch[-1].stop])
+            for images_of_round in batch:
+                rows = slice(images_of_round.start - offset, images_of_round.stop - offset)
+                lanes = images_of_round.stop - images_of_round.start
+                self._push_round(message.first_lanes(lanes), images[images_of_round], means[rows], stds[rows])
+                _report(progress, images_of_round.stop, len(images))
+
+    def pop(self, message, count, progress=None):
+        """Decode ``count`` images from ``message`` (the inverse of :meth:`push`); uint8 array.
+
+        ``progress(images_done, images_total)`` is called after each round.
+        """
+        images = np.empty((count,) + tuple(self.model.image_shape), dtype=np.uint8)
+        for images_of_round in reversed(deal(count, message.num_lanes)):
+            lanes = images_of_round.stop - images_of_round.start
+            images[images_of_round] = self._pop_round(message.first_lanes(lanes))
+            _report(progress, count - images_of_round.start, count)
+        return images
+
+    # -- the codec as a file header describes it ----------------------------------------
+    def header(self, images, message):
+        """The :class:`~bbans_numba.container.Header` of ``images`` pushed onto ``message``."""
+        return container.Header.for_images(
+            images, model_name=self.model.name, model_fingerprint=self.model.fingerprint, lanes=message.num_lanes,
+            settings=self.settings.to_header(self.model.likelihood), initial_words=message.underflow_words,
+        )
+
+    @classmethod
+    def for_header(cls, header, model=None):
+        """The codec that decodes a file with ``header``.
+
+        ``model`` (a name, path or loaded model) is used when given; otherwise the model
+        named in the header is looked up among the shipped models only -- a name from a
+        file is never opened as a path.  Either way its fingerprint must match.
+        """
+        if model is None:
+            model = _shipped_model(header.model_name)
+        codec = cls(model, CodingSettings.from_header(header.settings))
+        found = codec.model
+        if found.fingerprint != header.model_fingerprint:
+            raise container.ContainerError(
+                f"this file was compressed with model {header.model_name!r} (fingerprint "
+                f"{header.model_fingerprint[:12]}...), but model {found.name!r} has fingerprint "
+                f"{found.fingerprint[:12]}...: decoding needs the same weights"
+            )
+        if header.image_shape != tuple(found.image_shape):
+            raise container.ContainerError(
+                f"file holds images of shape {header.image_shape}, model codes {tuple(found.image_shape)}"
+            )
+        return codec
 
 
-def compress(
-    images,
-    model="mnist",
-    chains=None,
-    quantizer=None,
-    bucket_bits=None,
-    latent_precision_bits=None,
-    pixel_precision_bits=None,
-    progress=None,
-):
+def deal(count, lanes):
+    """The images of each round, as slices: ``count`` images dealt to ``lanes`` lanes.
+
+    Round ``r`` holds images ``r*lanes .. min((r+1)*lanes, count) - 1``, one per lane
+    (the first lanes of a last, partial round).  Push runs the rounds forwards, pop backwards.
+
+    Examples
+    --------
+    >>> deal(5, 2)
+    [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
+    """
+    return [slice(first, min(first + lanes, count)) for first in range(0, count, lanes)]
+
+
+def _report(progress, done, total):
+    if progress is not None:
+        progress(done, total)
+
+
+def _shipped_model(name):
+    """The shipped model ``name`` names, or a ContainerError saying how to pass another model."""
+    shipped = available_models()
+    if name not in shipped:
+        raise container.ContainerError(
+            f"this file was compressed with model {name!r}, which is not a shipped model "
+            f"(shipped: {', '.join(shipped) or 'none'}): pass it explicitly with model=... (CLI: --model PATH)"
+        )
+    return load_model(name)
+
+
+def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None, latent_precision_bits=None,
+             pixel_precision_bits=None, progress=None, *, chains=None):
     """Compress uint8 images losslessly with bits-back ANS.
 
     Parameters
@@ -180,100 +232,32 @@ def compress(
     model : str or CodingModel
         ``"mnist"`` (the shipped default), another shipped name, or a path to an
         exported ``.npz`` model.
-    chains : int, optional
-        Number of lock-step chains (lanes); default :data:`DEFAULT_CHAINS`, at most N.
+    lanes : int, optional
+        Number of rANS lanes coded in lock-step; see :func:`bbans_numba.settings.resolve_lanes`
+        (default :data:`DEFAULT_LANES`, never more than N).
     quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits
         Quantization settings, see :class:`CodingSettings`; ``None`` takes its default.
     progress : callable, optional
-        Called as ``progress(images_done, images_total)`` after each step.
+        Called as ``progress(images_done, images_total)`` after each round.
+    chains : int, optional
+        Deprecated name of ``lanes``.
 
     Returns
     -------
     bytes
         A self-describing file (see ``docs/format.md``).
     """
-    model = _resolve_model(model)
-    images = _check_images(images, model)
-    defaults = CodingSettings()
-    quantizer = defaults.quantizer if quantizer is None else quantizer
-    bucket_bits = defaults.bucket_bits if bucket_bits is None else bucket_bits
-    if latent_precision_bits is None:
-        latent_precision_bits = CodingSettings.default_latent_precision(quantizer, bucket_bits)
-    settings = CodingSettings(
-        quantizer=quantizer,
-        bucket_bits=bucket_bits,
-        latent_precision_bits=latent_precision_bits,
-        pixel_precision_bits=defaults.pixel_precision_bits if pixel_precision_bits is None else pixel_precision_bits,
-    ).check()
-    count = images.shape[0]
-    chains = DEFAULT_CHAINS if chains is None else chains
-    if isinstance(chains, bool) or not isinstance(chains, (int, np.integer)) or chains < 1:
-        raise ValueError(f"chains must be a positive integer, got {chains!r}")
-    chains = int(max(1, min(chains, count)))
-    coder = _Coder(model, settings)
-    message = Message(num_lanes=chains)
-    pixels = images.reshape(count, int(np.prod(model.image_shape)))
-    steps = _step_lanes(count, chains)
-    for call_start in range(0, len(steps), _POSTERIOR_STEPS_PER_CALL):
-        call_steps = steps[call_start : call_start + _POSTERIOR_STEPS_PER_CALL]
-        first_image = call_steps[0][0]
-        last_image = call_steps[-1][0] + call_steps[-1][1]
-        means, stds = model.encode(images[first_image:last_image])
-        for first, lanes in call_steps:
-            rows = slice(first - first_image, first - first_image + lanes)
-            coder.encode_step(message.first_lanes(lanes), pixels[first : first + lanes], means[rows], stds[rows])
-            if progress is not None:
-                progress(first + lanes, count)
-    header = {
-        "model": {"name": model.name, "fingerprint": model.fingerprint},
-        "image_shape": list(model.image_shape),
-        "dtype": "uint8",
-        "count": int(count),
-        "chains": int(chains),
-        "settings": dict(asdict(settings), likelihood=model.likelihood),
-        "initial_words": message.underflow_words,
-        "checksums": {
-            "chunk_images": CHECKSUM_CHUNK_IMAGES,
-            "crc32": container.pixel_checksums(images, CHECKSUM_CHUNK_IMAGES),
-        },
-    }
-    return container.pack(header, message.to_bytes())
-
-
-def _model_for_file(header, model):
-    wanted = header["model"]
-    if model is None:
-        try:
-            model = load_model(wanted["name"])
-        except (FileNotFoundError, ValueError) as error:
-            raise container.ContainerError(
-                f"this file was compressed with model {wanted['name']!r}, which is not available here "
-                f"({error}); pass the model with model=... (CLI: --model NAME|PATH)"
-            ) from error
-    model = _resolve_model(model)
-    if model.fingerprint != wanted["fingerprint"]:
-        raise container.ContainerError(
-            f"this file was compressed with model {wanted['name']!r} (fingerprint {wanted['fingerprint'][:12]}...), "
-            f"but model {model.name!r} has fingerprint {model.fingerprint[:12]}...: decoding needs the same weights"
-        )
-    if tuple(header["image_shape"]) != tuple(model.image_shape):
-        raise container.ContainerError(
-            f"file holds images of shape {tuple(header['image_shape'])}, model codes {tuple(model.image_shape)}"
-        )
-    return model
-
-
-def _settings_from_header(header):
-    stored = header["settings"]
-    try:
-        return CodingSettings(
-            quantizer=stored["quantizer"],
-            bucket_bits=stored["bucket_bits"],
-            latent_precision_bits=stored["latent_precision_bits"],
-            pixel_precision_bits=stored["pixel_precision_bits"],
-        ).check()
-    except (KeyError, TypeError, ValueError) as error:
-        raise container.ContainerError(f"corrupted header: bad coding settings {stored!r} ({error})") from error
+    if chains is not None:
+        warnings.warn("compress(chains=...) is deprecated; use lanes=...", DeprecationWarning, stacklevel=2)
+        lanes = chains if lanes is None else lanes
+    settings = CodingSettings.from_options(quantizer=quantizer, bucket_bits=bucket_bits,
+                                           latent_precision_bits=latent_precision_bits,
+                                           pixel_precision_bits=pixel_precision_bits)
+    codec = VAECodec(model, settings)
+    images = codec.check_images(images)
+    message = Message(num_lanes=resolve_lanes(lanes, len(images)))
+    codec.push(message, images, progress)
+    return container.pack(codec.header(images, message), message.to_bytes())
 
 
 def decompress(blob, model=None, progress=None):
@@ -283,47 +267,50 @@ def decompress(blob, model=None, progress=None):
     ----------
     blob : bytes
     model : str or CodingModel, optional
-        The model to decode with; by default the one named in the file.  It must have
-        the same fingerprint as the model that compressed the file.
+        The model to decode with.  By default the shipped model named in the file; a model
+        of your own must be passed here (a file never makes the decoder open a path).  Its
+        fingerprint must match the file's.
     progress : callable, optional
-        Called as ``progress(images_done, images_total)`` after each step.
+        Called as ``progress(images_done, images_total)`` after each round.
 
     Raises
     ------
     bbans_numba.container.ContainerError
-        Not a bbans file, newer format, truncated, corrupted (checksums), or a missing
-        or different model.  Wrong pixels are never returned.
+        Not a bbans file, newer format, truncated, corrupted (checksums, or a header the
+        payload contradicts), or a missing or different model.  Wrong pixels are never returned.
     """
     header, payload = container.unpack(blob)
-    model = _model_for_file(header, model)
-    settings = _settings_from_header(header)
-    count, chains = header["count"], header["chains"]
+    codec = VAECodec.for_header(header, model)
+    message = _message_of(header, payload)
+    try:
+        images = codec.pop(message, header.count, progress)
+    except ValueError as error:  # e.g. a decoded latent the posterior gives probability 0
+        raise container.ContainerError(f"corrupted file or different model: {error}") from error
+    if message != Message(num_lanes=header.lanes):
+        raise container.ContainerError(
+            "corrupted file or different model: decoding did not return the stream to its initial state"
+        )
+    header.verify_pixels(images)
+    return images
+
+
+def _message_of(header, payload):
+    """The payload's rANS message, checked against what the header says of it."""
     try:
         message = Message.from_bytes(payload)
     except ValueError as error:
         raise container.ContainerError(f"corrupted payload: {error}") from error
-    if message.num_lanes != chains and count > 0:
-        raise container.ContainerError(f"corrupted file: header says {chains} chains, payload has {message.num_lanes}")
-    shape = tuple(model.image_shape)
-    images = np.empty((count,) + shape, dtype=np.uint8)
-    coder = _Coder(model, settings)
-    done = 0
-    for first, lanes in reversed(_step_lanes(count, chains)):
-        try:
-            images[first : first + lanes] = coder.decode_step(message.first_lanes(lanes), shape)
-        except ValueError as error:  # e.g. a decoded latent the posterior gives probability 0
-            raise container.ContainerError(f"corrupted file or different model: {error}") from error
-        done += lanes
-        if progress is not None:
-            progress(done, count)
-    if count and message != Message(num_lanes=chains):
+    if message.num_lanes != header.lanes:
         raise container.ContainerError(
-            "corrupted file or different model: decoding did not return the stream to its initial state"
+            f"corrupted file: the header says {header.lanes} lanes, the payload's message has {message.num_lanes}"
         )
-    container.verify_pixels(images, header)
-    return images
+    if message.underflow_words != header.initial_words:
+        raise container.ContainerError(
+            f"corrupted file: the header says {header.initial_words} initial words, the payload's message "
+            f"has {message.underflow_words}"
+        )
+    return message
 
 
-# What ``bbans info`` shows about a file (a dict; see bbans_numba.container.describe).
+# What ``bbans info`` shows about a file (a dict; see bbans_numba.container.Header.describe).
 file_info = container.describe_file
-

@@ -5,32 +5,32 @@ Layout (all integers little-endian; ``docs/format.md`` is the full specification
     magic        8 bytes   b"\\x89BBANS\\r\\n"
     version      u16       FORMAT_VERSION
     header_len   u32
-    header       header_len bytes of UTF-8 JSON (one object, keys sorted)
+    header       header_len bytes: the :class:`Header`, as UTF-8 JSON (one object, keys sorted)
     header_crc   u32       zlib.crc32 of the header bytes
     payload_len  u64
     payload      payload_len bytes (bbans_numba.rans.Message.to_bytes())
     payload_crc  u32       zlib.crc32 of the payload bytes
     (end of file)
 
+:class:`Header` is the one description of a file's header: its fields, their validation,
+its serialization (the version-1 JSON form) and its summary for ``bbans info``.
 :func:`unpack` accepts any bytes and either returns ``(header, payload)`` or raises
 :class:`ContainerError` with one sentence saying what is wrong and where; no other exception
 escapes it.  Per-chunk CRC32s of the original pixels travel in the header so that a decoder
-can prove, with :func:`verify_pixels`, that it reproduced every pixel.
+can prove, with :meth:`Header.verify_pixels`, that it reproduced every pixel.
 
 Examples
 --------
 >>> import numpy as np
 >>> images = np.zeros((3, 2, 2), dtype=np.uint8)
->>> header = {
-...     "model": {"name": "mnist", "fingerprint": "0" * 64},
-...     "image_shape": [2, 2], "dtype": "uint8", "count": 3, "chains": 1,
-...     "settings": {}, "initial_words": 0,
-...     "checksums": {"chunk_images": 2, "crc32": pixel_checksums(images, 2)},
-... }
+>>> header = Header.for_images(images, model_name="mnist", model_fingerprint="0" * 64, lanes=1,
+...                            settings={}, initial_words=0, chunk_images=2)
+>>> header.count, header.image_shape, header.crc32 == tuple(pixel_checksums(images, 2))
+(3, (2, 2), True)
 >>> blob = pack(header, b"payload")
 >>> unpack(blob) == (header, b"payload")
 True
->>> verify_pixels(images, header)
+>>> header.verify_pixels(images)
 """
 
 import json
@@ -38,6 +38,7 @@ import math
 import re
 import struct
 import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,19 +46,21 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "ContainerError",
+    "HeaderFieldError",
+    "Header",
     "pack",
     "unpack",
     "pixel_checksums",
-    "verify_pixels",
-    "describe",
     "describe_file",
 ]
 
 FORMAT_VERSION = 1
 MAGIC = b"\x89BBANS\r\n"
-# Bits of final rANS state each chain stores when the message is flushed (one uint64 head).
-FLUSH_BITS_PER_CHAIN = 64
+# Bits of final rANS state each lane stores when the message is flushed (one uint64 head).
+FLUSH_BITS_PER_LANE = 64
 WORD_BITS = 32
+# Images per pixel checksum when the writer does not say.
+DEFAULT_CHUNK_IMAGES = 1000
 
 _VERSION = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -87,15 +90,320 @@ class ContainerError(ValueError):
     """A ``.bbans`` file (or a header about to be written) is malformed; the message says how."""
 
 
+class HeaderFieldError(ContainerError):
+    """A :class:`Header` field is invalid: ``field`` names it, ``detail`` says how ("must be ...").
+
+    Each serialization reports it under its own name for the field (see ``Header.from_json_object``).
+    """
+
+    def __init__(self, field, detail):
+        super().__init__(f"invalid header: field '{field}' {detail}")
+        self.field = field
+        self.detail = detail
+
+
+def is_integer(value):
+    """An ``int`` or NumPy integer, not a ``bool``: what every integer setting and header field must be."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+# -- the header -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Header:
+    """What a file says about its images: the one place the header's schema lives.
+
+    Every field is validated (and NumPy values made plain) on construction, so a ``Header``
+    in hand is always one a reader accepts; :class:`HeaderFieldError` names the first bad
+    field.  It serializes itself (:meth:`to_json_bytes` / :meth:`from_json_bytes`, the
+    version-1 form), checks decoded pixels against itself (:meth:`verify_pixels`) and
+    summarizes itself for ``bbans info`` (:meth:`describe`).  A second serialization (a
+    binary header) is a second pair of methods over the same fields.
+
+    Attributes
+    ----------
+    model_name : str
+        The model the images were coded with: a shipped model's name, else its file stem.
+    model_fingerprint : str
+        64 hex digits, sha256 of the model's weights; decoding with other weights is refused.
+    image_shape : tuple of int
+        Shape of one image, non-empty, every size > 0.
+    count : int
+        Number of images, >= 0.
+    lanes : int
+        rANS lanes the images were dealt to, in [1, max(count, 1)] (v1 JSON key ``chains``).
+    settings : dict
+        The codec's settings, free-form here (:class:`bbans_numba.settings.CodingSettings`
+        reads them back).
+    initial_words : int
+        32-bit words the encoder drew from the rANS underflow generator and never gave back,
+        >= 0; the payload's message must say the same (checked by the decoder).
+    chunk_images : int
+        Images per pixel checksum, >= 1.
+    crc32 : tuple of int
+        CRC32 of each chunk of ``chunk_images`` images, ``ceil(count / chunk_images)`` values.
+    dtype : str
+        ``"uint8"``, the only pixel type.
+    """
+
+    model_name: str
+    model_fingerprint: str
+    image_shape: tuple
+    count: int
+    lanes: int
+    settings: dict
+    initial_words: int
+    chunk_images: int
+    crc32: tuple
+    dtype: str = "uint8"
+
+    def __post_init__(self):
+        for field, check in _FIELD_CHECKS.items():
+            try:
+                object.__setattr__(self, field, check(getattr(self, field)))
+            except _Invalid as error:
+                raise HeaderFieldError(field, f"must be {error}, found {_shown(getattr(self, field))}") from None
+        if self.lanes > max(self.count, 1):
+            raise HeaderFieldError("lanes", f"is {self.lanes} but {self.count} images use at most "
+                                            f"{max(self.count, 1)} (one image per lane and round)")
+        chunks = math.ceil(self.count / self.chunk_images)
+        if len(self.crc32) != chunks:
+            raise HeaderFieldError("crc32", f"holds {len(self.crc32)} checksums but {self.count} images in "
+                                            f"chunks of {self.chunk_images} need {chunks}")
+
+    @classmethod
+    def for_images(cls, images, *, model_name, model_fingerprint, lanes, settings, initial_words,
+                   chunk_images=DEFAULT_CHUNK_IMAGES):
+        """The header of a file holding ``images`` (count, shape, dtype and checksums taken from them)."""
+        images = np.asarray(images)
+        return cls(model_name=model_name, model_fingerprint=model_fingerprint, image_shape=images.shape[1:],
+                   count=len(images), lanes=lanes, settings=settings, initial_words=initial_words,
+                   chunk_images=chunk_images, crc32=pixel_checksums(images, chunk_images), dtype=str(images.dtype))
+
+    # -- version-1 serialization: canonical JSON ------------------------------------------
+    def to_json_object(self):
+        """The version-1 JSON object (a dict of JSON values), keys as in :data:`V1_JSON_KEYS`."""
+        document = {}
+        for field, key in V1_JSON_KEYS.items():
+            *parents, leaf = key.split(".")
+            node = document
+            for parent in parents:
+                node = node.setdefault(parent, {})
+            value = getattr(self, field)
+            node[leaf] = list(value) if isinstance(value, tuple) else value
+        return document
+
+    def to_json_bytes(self):
+        """The canonical version-1 header bytes: compact UTF-8 JSON with sorted keys.
+
+        Canonical means that decoding and re-encoding gives the same bytes.
+        """
+        try:
+            text = json.dumps(self.to_json_object(), sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                              allow_nan=False)
+        except (TypeError, ValueError) as error:
+            raise ContainerError(f"the header cannot be written as JSON: {error}") from error
+        return text.encode("utf-8")
+
+    @classmethod
+    def from_json_object(cls, document):
+        """The header a version-1 JSON object describes.
+
+        Keys beyond those of :data:`V1_JSON_KEYS` are ignored (a writer may add information
+        that decoding does not depend on).
+
+        Raises
+        ------
+        ContainerError
+            ``corrupted header: ...`` naming the first missing or bad key by its dotted name.
+        """
+        if not isinstance(document, dict):
+            raise ContainerError(f"corrupted header: expected a JSON object, found {type(document).__name__}")
+        values = {field: _json_lookup(document, key) for field, key in V1_JSON_KEYS.items()}
+        try:
+            return cls(**values)
+        except HeaderFieldError as error:
+            raise ContainerError(f"corrupted header: key '{V1_JSON_KEYS[error.field]}' {error.detail}") from None
+
+    @classmethod
+    def from_json_bytes(cls, header_bytes):
+        """The header stored as version-1 JSON bytes (:class:`ContainerError` if malformed)."""
+        try:
+            document = json.loads(bytes(header_bytes).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as error:
+            raise ContainerError(f"corrupted header: not valid UTF-8 JSON ({error})") from error
+        return cls.from_json_object(document)
+
+    # -- what the header promises ----------------------------------------------------------
+    def verify_pixels(self, images):
+        """Check decoded ``images`` against this header's shape, dtype and pixel checksums.
+
+        Raises
+        ------
+        ContainerError
+            Wrong shape or dtype, or a chunk whose CRC32 differs: the message names the first
+            bad chunk by its image index range.
+        """
+        images = np.asarray(images)
+        expected_shape = (self.count, *self.image_shape)
+        if images.shape != expected_shape or images.dtype != np.dtype(self.dtype):
+            raise ContainerError(f"decoded images are {images.dtype} {images.shape} but the file describes "
+                                 f"{self.dtype} {expected_shape}")
+        found = pixel_checksums(images, self.chunk_images)
+        for chunk, (actual, stored) in enumerate(zip(found, self.crc32)):
+            if actual != stored:
+                first = chunk * self.chunk_images
+                last = min(first + self.chunk_images, self.count) - 1
+                raise ContainerError(f"pixel checksum mismatch in chunk {chunk} (images {first}..{last}): "
+                                     f"the decoded pixels differ from the original ones")
+
+    def describe(self, file_bytes, payload_bytes):
+        """The facts ``bbans info`` prints about a file with this header, as a dict.
+
+        Parameters
+        ----------
+        file_bytes, payload_bytes : int
+            Sizes of the whole file and of its payload, as read from the file.
+
+        Returns
+        -------
+        dict
+            ``count``, ``image_shape``, ``dtype``, ``model``, ``model_fingerprint``, ``lanes``,
+            ``settings``, ``file_bytes``, ``payload_bytes``, ``container_bytes`` (everything
+            around the payload), ``bits_per_dim`` (``8 * file_bytes / (count * prod(image_shape))``,
+            None for an empty file), ``initial_bits`` (``32 * initial_words``: generator bits
+            the encoder borrowed and the payload pays for) and ``flush_bits`` (the final 64-bit
+            rANS state of every lane).
+        """
+        dims = self.count * math.prod(self.image_shape)
+        return {
+            "count": self.count,
+            "image_shape": self.image_shape,
+            "dtype": self.dtype,
+            "model": self.model_name,
+            "model_fingerprint": self.model_fingerprint,
+            "lanes": self.lanes,
+            "settings": self.settings,
+            "file_bytes": file_bytes,
+            "payload_bytes": payload_bytes,
+            "container_bytes": file_bytes - payload_bytes,
+            "bits_per_dim": 8 * file_bytes / dims if dims else None,
+            "initial_bits": WORD_BITS * self.initial_words,
+            "flush_bits": FLUSH_BITS_PER_LANE * self.lanes,
+        }
+
+
+# The version-1 JSON key of each Header field, dotted for nested objects: the one place
+# that knows them.  "chains" is version 1's name for lanes.
+V1_JSON_KEYS = {
+    "model_name": "model.name",
+    "model_fingerprint": "model.fingerprint",
+    "image_shape": "image_shape",
+    "dtype": "dtype",
+    "count": "count",
+    "lanes": "chains",
+    "settings": "settings",
+    "initial_words": "initial_words",
+    "chunk_images": "checksums.chunk_images",
+    "crc32": "checksums.crc32",
+}
+
+
+def _json_lookup(document, dotted_key):
+    """``document[a][b]`` for ``"a.b"``; a missing key or a non-object parent is a corrupted header."""
+    node, path = document, []
+    for part in dotted_key.split("."):
+        if not isinstance(node, dict):
+            raise ContainerError(f"corrupted header: key '{'.'.join(path)}' must be an object, found {_shown(node)}")
+        path.append(part)
+        if part not in node:
+            raise ContainerError(f"corrupted header: required key '{'.'.join(path)}' is missing")
+        node = node[part]
+    return node
+
+
+class _Invalid(Exception):
+    """Raised by a field check with what the value must be ("an integer >= 0")."""
+
+
+def _integer_at_least(minimum):
+    def check(value):
+        if not is_integer(value) or value < minimum:
+            raise _Invalid(f"an integer >= {minimum}")
+        return int(value)
+    return check
+
+
+def _integers(description, accept):
+    """A check for a sequence (list, tuple or 1-D array) of integers each passing ``accept``."""
+    def check(value):
+        items = list(value) if isinstance(value, (list, tuple, np.ndarray)) else None
+        if items is None or not all(is_integer(item) and accept(item) for item in items):
+            raise _Invalid(description)
+        return tuple(int(item) for item in items)
+    return check
+
+
+def _shape(value):
+    shape = _integers("a non-empty list of positive integers", lambda size: size > 0)(value)
+    if not shape:
+        raise _Invalid("a non-empty list of positive integers")
+    return shape
+
+
+def _instance(kind, description):
+    def check(value):
+        if not isinstance(value, kind):
+            raise _Invalid(description)
+        return value
+    return check
+
+
+def _fingerprint(value):
+    if not isinstance(value, str) or not _HEX64.fullmatch(value):
+        raise _Invalid("64 hexadecimal digits (a sha256 digest)")
+    return value
+
+
+def _uint8(value):
+    if value != "uint8":
+        raise _Invalid('"uint8"')
+    return value
+
+
+def _settings(value):
+    if not isinstance(value, dict):
+        raise _Invalid("an object")
+    return dict(value)
+
+
+# How each field is checked and normalized, in the order a reader reports problems.
+_FIELD_CHECKS = {
+    "model_name": _instance(str, "a string"),
+    "model_fingerprint": _fingerprint,
+    "image_shape": _shape,
+    "dtype": _uint8,
+    "count": _integer_at_least(0),
+    "lanes": _integer_at_least(1),
+    "settings": _settings,
+    "initial_words": _integer_at_least(0),
+    "chunk_images": _integer_at_least(1),
+    "crc32": _integers("a list of integers in [0, 2**32)", lambda crc: 0 <= crc < 1 << 32),
+}
+
+
+def _shown(value):
+    """``repr(value)``, cut to 60 characters, for error messages."""
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
 # -- writing ----------------------------------------------------------------------------
 def pack(header, payload):
     """Wrap ``header`` and ``payload`` into the bytes of a ``.bbans`` file.
 
     Parameters
     ----------
-    header : dict
-        The JSON header (see ``docs/format.md`` for the required keys).  NumPy scalars and
-        arrays are converted to plain JSON numbers and lists.
+    header : Header
     payload : bytes-like
         The serialized rANS message.
 
@@ -106,11 +414,11 @@ def pack(header, payload):
     Raises
     ------
     ContainerError
-        The header is not JSON-serializable, or lacks a required key, or a key has the wrong
-        type or an out-of-range value: such a file could not be read back.
+        The header's settings are not JSON-serializable.
     """
-    header_bytes = encode_header(header)
-    validate_header(json.loads(header_bytes))
+    if not isinstance(header, Header):
+        raise TypeError(f"pack() needs a Header, got {type(header).__name__}")
+    header_bytes = header.to_json_bytes()
     payload = bytes(payload)
     return b"".join((
         MAGIC,
@@ -124,27 +432,6 @@ def pack(header, payload):
     ))
 
 
-def encode_header(header):
-    """The canonical header bytes: compact UTF-8 JSON with sorted keys.
-
-    Canonical means that decoding and re-encoding gives the same bytes, which
-    :func:`describe` relies on to recover the payload size from the header alone.
-    """
-    try:
-        text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False, default=_json_default)
-    except (TypeError, ValueError) as error:
-        raise ContainerError(f"the header cannot be written as JSON: {error}") from error
-    return text.encode("utf-8")
-
-
-def _json_default(value):
-    """Convert the NumPy values a codec naturally produces into JSON types."""
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} value {value!r} is not JSON-serializable")
-
-
 # -- reading ----------------------------------------------------------------------------
 def unpack(blob):
     """Validate a ``.bbans`` file and return its header and payload.
@@ -156,7 +443,7 @@ def unpack(blob):
 
     Returns
     -------
-    header : dict
+    header : Header
     payload : bytes
 
     Raises
@@ -181,7 +468,7 @@ def unpack(blob):
     header_crc = reader.unpack(_U32, "header checksum")
     if zlib.crc32(header_bytes) != header_crc:
         raise ContainerError("corrupted header: its CRC32 does not match the stored checksum")
-    header = _decode_header(header_bytes)
+    header = Header.from_json_bytes(header_bytes)
     payload_len = reader.unpack(_U64, "payload length")
     payload = reader.take(payload_len, "payload")
     payload_crc = reader.unpack(_U32, "payload checksum")
@@ -244,79 +531,6 @@ class _Reader:
         return layout.unpack(self.take(layout.size, part))[0]
 
 
-def _decode_header(header_bytes):
-    try:
-        header = json.loads(bytes(header_bytes).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise ContainerError(f"corrupted header: not valid UTF-8 JSON ({error})") from error
-    validate_header(header)
-    return header
-
-
-# -- header schema ----------------------------------------------------------------------
-def validate_header(header):
-    """Check the required header keys, their types and ranges; :class:`ContainerError` names the first bad one.
-
-    Keys beyond the required ones are allowed (later versions of the codec may add some).
-    """
-    if not isinstance(header, dict):
-        raise ContainerError(f"corrupted header: expected a JSON object, found {type(header).__name__}")
-    model = _required(header, "model", dict, "an object")
-    _required(model, "name", str, "a string", where="model.name")
-    fingerprint = _required(model, "fingerprint", str, "a string", where="model.fingerprint")
-    if not _HEX64.fullmatch(fingerprint):
-        _bad_key("model.fingerprint", "64 hexadecimal digits (a sha256 digest)", fingerprint)
-    image_shape = _required(header, "image_shape", list, "a list of positive integers")
-    if not image_shape or not all(_is_int(size) and size > 0 for size in image_shape):
-        _bad_key("image_shape", "a non-empty list of positive integers", image_shape)
-    if header.get("dtype") != "uint8":
-        _bad_key("dtype", '"uint8"', header.get("dtype"), missing="dtype" not in header)
-    count = _required_int(header, "count", minimum=0)
-    _required_int(header, "chains", minimum=1)
-    _required(header, "settings", dict, "an object")
-    _required_int(header, "initial_words", minimum=0)
-    checksums = _required(header, "checksums", dict, "an object")
-    chunk_images = _required_int(checksums, "chunk_images", minimum=1, where="checksums.chunk_images")
-    crcs = _required(checksums, "crc32", list, "a list of CRC32 values", where="checksums.crc32")
-    if not all(_is_int(crc) and 0 <= crc < 1 << 32 for crc in crcs):
-        _bad_key("checksums.crc32", "a list of integers in [0, 2**32)", crcs)
-    expected_chunks = math.ceil(count / chunk_images)
-    if len(crcs) != expected_chunks:
-        raise ContainerError(f"corrupted header: key 'checksums.crc32' holds {len(crcs)} checksums but "
-                             f"{count} images in chunks of {chunk_images} need {expected_chunks}")
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _required(mapping, key, kind, description, where=None):
-    """``mapping[key]`` if present and an instance of ``kind``, else a :class:`ContainerError`."""
-    where = where or key
-    if key not in mapping:
-        _bad_key(where, description, None, missing=True)
-    value = mapping[key]
-    if not isinstance(value, kind):
-        _bad_key(where, description, value)
-    return value
-
-
-def _required_int(mapping, key, minimum, where=None):
-    where = where or key
-    value = _required(mapping, key, object, f"an integer >= {minimum}", where)
-    if not _is_int(value) or value < minimum:
-        _bad_key(where, f"an integer >= {minimum}", value)
-    return value
-
-
-def _bad_key(where, description, value, missing=False):
-    if missing:
-        raise ContainerError(f"corrupted header: required key '{where}' is missing")
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    raise ContainerError(f"corrupted header: key '{where}' must be {description}, found {shown}")
-
-
 # -- pixel checksums --------------------------------------------------------------------
 def pixel_checksums(images, chunk_images):
     """CRC32 of each run of ``chunk_images`` consecutive images (C-order bytes; the last run may be shorter).
@@ -333,78 +547,18 @@ def pixel_checksums(images, chunk_images):
     list of int
         ``ceil(N / chunk_images)`` values in [0, 2**32).
     """
-    if not _is_int(chunk_images) or chunk_images < 1:
+    if not is_integer(chunk_images) or chunk_images < 1:
         raise ValueError(f"chunk_images must be an integer >= 1, got {chunk_images!r}")
     images = np.asarray(images)
     return [zlib.crc32(np.ascontiguousarray(images[start:start + chunk_images]))
             for start in range(0, len(images), chunk_images)]
 
 
-def verify_pixels(images, header):
-    """Check decoded ``images`` against the shape, dtype and pixel checksums in ``header``.
-
-    Raises
-    ------
-    ContainerError
-        Wrong shape or dtype, or a chunk whose CRC32 differs: the message names the first bad
-        chunk by its image index range.
-    """
-    images = np.asarray(images)
-    expected_shape = (header["count"], *header["image_shape"])
-    if images.shape != expected_shape or images.dtype != np.dtype(header["dtype"]):
-        raise ContainerError(f"decoded images are {images.dtype} {images.shape} but the file describes "
-                             f"{header['dtype']} {expected_shape}")
-    chunk_images = header["checksums"]["chunk_images"]
-    actual = pixel_checksums(images, chunk_images)
-    for chunk, (found, stored) in enumerate(zip(actual, header["checksums"]["crc32"])):
-        if found != stored:
-            first = chunk * chunk_images
-            last = min(first + chunk_images, header["count"]) - 1
-            raise ContainerError(f"pixel checksum mismatch in chunk {chunk} (images {first}..{last}): "
-                                 f"the decoded pixels differ from the original ones")
-
-
-# -- summary ----------------------------------------------------------------------------
-def describe(header, file_size):
-    """The facts ``bbans info`` prints about a file, as a dict.
-
-    Parameters
-    ----------
-    header : dict
-        A validated header (from :func:`unpack`).
-    file_size : int
-        Total size of the file in bytes.
-
-    Returns
-    -------
-    dict
-        ``count``, ``image_shape``, ``dtype``, ``model``, ``model_fingerprint``, ``chains``,
-        ``settings``, ``file_bytes``, ``payload_bytes``, ``container_bytes`` (everything
-        around the payload), ``bits_per_dim`` (``8 * file_size / (count * prod(image_shape))``,
-        None for an empty file), ``initial_bits`` (``32 * initial_words``: generator bits the
-        encoder borrowed and the payload pays for) and ``flush_bits`` (the final 64-bit rANS
-        state of every chain).
-    """
-    dims = header["count"] * math.prod(header["image_shape"])
-    container_bytes = FIXED_BYTES + len(encode_header(header))
-    return {
-        "count": header["count"],
-        "image_shape": tuple(header["image_shape"]),
-        "dtype": header["dtype"],
-        "model": header["model"]["name"],
-        "model_fingerprint": header["model"]["fingerprint"],
-        "chains": header["chains"],
-        "settings": header["settings"],
-        "file_bytes": file_size,
-        "payload_bytes": file_size - container_bytes,
-        "container_bytes": container_bytes,
-        "bits_per_dim": 8 * file_size / dims if dims else None,
-        "initial_bits": WORD_BITS * header["initial_words"],
-        "flush_bits": FLUSH_BITS_PER_CHAIN * header["chains"],
-    }
-
-
 def describe_file(blob):
-    """:func:`describe` of a whole file's bytes (validated by :func:`unpack` first)."""
-    header, _ = unpack(blob)
-    return describe(header, len(blob))
+    """:meth:`Header.describe` of a whole file's bytes (validated by :func:`unpack` first).
+
+    The sizes are those read from the file, so they are right even for a header written in a
+    non-canonical form.
+    """
+    header, payload = unpack(blob)
+    return header.describe(len(blob), len(payload))

@@ -24,7 +24,7 @@ def reference_cases():
         for quantizer in QUANTIZERS:
             for lanes in LANES:
                 suffix = "" if lanes is None else f"-lanes{lanes}"
-                cases.append((f"{model}-{quantizer}{suffix}.bbans", dict(model=model, quantizer=quantizer, chains=lanes)))
+                cases.append((f"{model}-{quantizer}{suffix}.bbans", dict(model=model, quantizer=quantizer, lanes=lanes)))
     return cases
 
 
