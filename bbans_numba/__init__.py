@@ -22,7 +22,7 @@ _LAZY_ATTRS = {
     "load_model": ("bbans_numba.model", "load_model"),
     "load_images": ("bbans_numba.datasets", "load_images"),
 }
-_LAZY_MODULES = {"rans", "quantize", "codecs", "bbans", "model", "container", "datasets", "cli"}
+_LAZY_MODULES = {"rans", "quantize", "codecs", "bbans", "settings", "model", "container", "datasets", "cli"}
 
 __all__ = sorted(set(_LAZY_ATTRS) | _LAZY_MODULES)
 

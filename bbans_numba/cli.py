@@ -2,11 +2,13 @@
 
 Usage::
 
-    bbans compress INPUT OUTPUT [--model NAME|PATH] [--chains C] [--quantizer exact|histogram]
+    bbans compress INPUT OUTPUT [--model NAME|PATH] [--lanes L] [--quantizer exact|histogram]
                                 [--bucket-bits B] [--force] [--quiet] [--debug]
     bbans decompress INPUT OUTPUT [--model NAME|PATH] [--force] [--quiet] [--debug]
     bbans info FILE [--debug]
-    bbans demo [--limit N] [--chains C] [--quiet] [--debug]
+    bbans demo [--limit N] [--lanes L] [--quiet] [--debug]
+
+``--chains`` is a deprecated alias of ``--lanes`` (it prints a one-line note).
     bbans --version
 
 Errors are printed as one line ``bbans: error: <message>`` on stderr with exit status 1
@@ -29,6 +31,7 @@ import numpy as np
 import bbans_numba as bb
 from bbans_numba import container
 from bbans_numba.datasets import MNIST_INSTALL_HINT
+from bbans_numba.settings import DEFAULT_LANES, CodingSettings, resolve_lanes
 
 __all__ = ["main", "ProgressBar"]
 
@@ -99,6 +102,18 @@ def positive_int(text):
     return value
 
 
+class DeprecatedAlias(argparse.Action):
+    """An old option name that works like ``replacement`` after a one-line note on stderr."""
+
+    def __init__(self, option_strings, dest, replacement, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.replacement = replacement
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"{PROG}: note: {option_string} is deprecated; use {self.replacement}", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def build_parser():
     """The argument parser of ``bbans`` and its four subcommands."""
     parser = argparse.ArgumentParser(
@@ -116,13 +131,16 @@ def build_parser():
     force = argparse.ArgumentParser(add_help=False)
     force.add_argument("--force", action="store_true",
                        help="overwrite an existing OUTPUT file, or write PNGs into a non-empty OUTPUT folder")
-    chains = argparse.ArgumentParser(add_help=False)
-    chains.add_argument("--chains", type=positive_int, metavar="C",
-                        help="number of independent BB-ANS chains coded in lock-step: more is faster per image but "
-                             "adds a fixed overhead per chain (default: the codec's, at most the image count)")
+    lanes = argparse.ArgumentParser(add_help=False)
+    lanes.add_argument("--lanes", type=positive_int, metavar="L",
+                       help="number of rANS lanes coded in lock-step, one image per lane and round: more is faster "
+                            f"per image but adds a fixed cost per lane (default: {DEFAULT_LANES}; never more than the "
+                            "image count: asking for more codes with one lane per image, with a note)")
+    lanes.add_argument("--chains", type=positive_int, dest="lanes", action=DeprecatedAlias, replacement="--lanes",
+                       help=argparse.SUPPRESS)
 
     compress = commands.add_parser(
-        "compress", parents=[chains, force, debug], help="compress images to a .bbans file",
+        "compress", parents=[lanes, force, debug], help="compress images to a .bbans file",
         description="Compress images losslessly to a .bbans file and print a one-line summary "
                     "(images, bytes, bits/dim, images/s).")
     compress.add_argument("input", metavar="INPUT", help=SPEC_HELP)
@@ -132,9 +150,10 @@ def build_parser():
     compress.add_argument("--quantizer", choices=("exact", "histogram"), default=None,
                           help="how the posterior is quantized onto latent buckets: 'exact' takes CDF differences "
                                "at the bucket edges (every bucket >= 1), 'histogram' counts equiprobable posterior "
-                               "points into the buckets (default: the codec's, histogram)")
+                               f"points into the buckets (default: {CodingSettings.quantizer})")
     compress.add_argument("--bucket-bits", type=positive_int, metavar="B",
-                          help="use 2**B equal-mass buckets per latent dimension (default: the codec's)")
+                          help="use 2**B equal-mass buckets per latent dimension "
+                               f"(default: {CodingSettings.bucket_bits})")
     compress.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     compress.set_defaults(run=run_compress)
 
@@ -147,20 +166,21 @@ def build_parser():
                                  "000000.png, 000001.png, ... (grayscale for (H, W) images, RGB for (H, W, 3), "
                                  "RGBA for (H, W, 4))")
     decompress.add_argument("--model", metavar="NAME|PATH",
-                            help="the model to decode with (default: the one named in the file; its fingerprint "
-                                 "must match either way)")
+                            help="the model to decode with (default: the shipped model named in the file; a model "
+                                 "of your own is given here as PATH, never taken from the file); its fingerprint "
+                                 "must match the file's")
     decompress.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     decompress.set_defaults(run=run_decompress)
 
     info = commands.add_parser(
         "info", parents=[debug], help="describe a .bbans file",
-        description="Print what a .bbans file holds: image count and shape, model and fingerprint, chains, "
+        description="Print what a .bbans file holds: image count and shape, model and fingerprint, lanes, "
                     "coding settings, bits/dim and the fixed overheads. Decodes nothing.")
     info.add_argument("file", metavar="FILE", help="the .bbans file to describe")
     info.set_defaults(run=run_info)
 
     demo = commands.add_parser(
-        "demo", parents=[chains, debug], help="round-trip MNIST and compare with gzip, bz2 and lzma",
+        "demo", parents=[lanes, debug], help="round-trip MNIST and compare with gzip, bz2 and lzma",
         description=f"Compress and decompress the MNIST test set ({DEMO_SPEC}; the bundled {DEMO_FALLBACK_SPEC} "
                     "when MNIST is not installed), check that every pixel comes back, and print bits/dim and "
                     "images/s each way beside gzip -9, bz2 -9 and lzma -9e on the same raw bytes.")
@@ -176,9 +196,10 @@ def run_compress(args):
     output = Path(args.output)
     refuse_to_overwrite(output, args.force)
     images = bb.load_images(args.input)
+    note_fewer_lanes(args.lanes, len(images))
     start = time.perf_counter()
     with ProgressBar("compressing", enabled=not args.quiet) as progress:
-        blob = bb.compress(images, model=args.model, chains=args.chains, quantizer=args.quantizer,
+        blob = bb.compress(images, model=args.model, lanes=args.lanes, quantizer=args.quantizer,
                            bucket_bits=args.bucket_bits, progress=progress)
     seconds = time.perf_counter() - start
     output.write_bytes(blob)
@@ -216,7 +237,7 @@ def run_info(args):
         ("dtype", info["dtype"]),
         ("model", info["model"]),
         ("model fingerprint", info["model_fingerprint"]),
-        ("chains", str(info["chains"])),
+        ("lanes", str(info["lanes"])),
         ("settings", ", ".join(f"{key}={value}" for key, value in sorted(info["settings"].items()))),
         ("bits/dim", rate),
         ("payload bytes", str(info["payload_bytes"])),
@@ -241,10 +262,11 @@ def run_demo(args):
         print(f"MNIST is not installed ({MNIST_INSTALL_HINT} adds it): using the bundled sample {spec}")
     images = images[:args.limit]
     print(f"{spec}: {len(images)} images of {shape_text(images.shape[1:])}")
+    note_fewer_lanes(args.lanes, len(images))
 
     start = time.perf_counter()
     with ProgressBar("compressing", enabled=not args.quiet) as progress:
-        blob = bb.compress(images, chains=args.chains, progress=progress)
+        blob = bb.compress(images, lanes=args.lanes, progress=progress)
     middle = time.perf_counter()
     with ProgressBar("decompressing", enabled=not args.quiet) as progress:
         restored = bb.decompress(blob, progress=progress)
@@ -252,7 +274,7 @@ def run_demo(args):
     if not np.array_equal(restored, images):
         raise ValueError("demo round trip failed: the decompressed images differ from the originals")
     header, _ = container.unpack(blob)
-    rows = [(f"bbans ({header['model']['name']}, {header['chains']} chains)", len(blob), middle - start, end - middle)]
+    rows = [(f"bbans ({header.model_name}, {header.lanes} lanes)", len(blob), middle - start, end - middle)]
     rows += [baseline_row(name, compress, decompress, images) for name, compress, decompress in BASELINES]
 
     print(f"{'codec':<28} {'bits/dim':>9} {'compress img/s':>15} {'decompress img/s':>17}")
@@ -287,6 +309,14 @@ def baseline_row(name, compress, decompress, images):
 
 
 # -- helpers ----------------------------------------------------------------------------
+def note_fewer_lanes(requested, count):
+    """Say on stderr when ``count`` images are coded with fewer lanes than the ``requested`` ones."""
+    lanes = resolve_lanes(requested, count)
+    if requested is not None and lanes < requested:
+        print(f"{PROG}: note: --lanes {requested} is more than the {count} images: coding with {lanes} "
+              f"lane{'s' if lanes > 1 else ''} (one image per lane)", file=sys.stderr)
+
+
 def refuse_to_overwrite(output, force):
     """Raise ``FileExistsError`` if writing ``output`` would replace a file or fill a non-empty folder."""
     if force:

@@ -1,5 +1,6 @@
 """BB-ANS round trips: lossless for every input, clear errors for everything else."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,8 +14,9 @@ from hypothesis import strategies as st
 
 import bbans_numba as bb
 from bbans_numba import container
-from bbans_numba.bbans import file_info
+from bbans_numba.bbans import VAECodec, deal, file_info
 from bbans_numba.model import load_model, network_layer_names
+from bbans_numba.settings import CodingSettings
 
 
 def write_random_model(path, hidden_units=32, latent_dim=8, seed=0):
@@ -52,7 +54,7 @@ def assert_round_trip(images, **kwargs):
 
 @pytest.mark.parametrize("quantizer", ["exact", "histogram"])
 def test_mnist_round_trip_with_shipped_model(mnist_images, quantizer):
-    blob = assert_round_trip(mnist_images, model="mnist", chains=8, quantizer=quantizer)
+    blob = assert_round_trip(mnist_images, model="mnist", lanes=8, quantizer=quantizer)
     bits_per_dim = 8 * len(blob) / mnist_images.size
     assert bits_per_dim < 2.5  # a trained model: far below 8 bits raw (fixed overheads dominate 40 images)
 
@@ -75,21 +77,21 @@ def test_decompress_takes_model_from_file(mnist_images):
 @pytest.mark.parametrize("quantizer", ["exact", "histogram"])
 def test_images_no_model_was_trained_for(random_model, make_images, quantizer):
     images = make_images(np.random.default_rng(7))
-    assert_round_trip(images, model=random_model, chains=4, quantizer=quantizer)
-    assert_round_trip(images, model="mnist", chains=3, quantizer=quantizer)
+    assert_round_trip(images, model=random_model, lanes=4, quantizer=quantizer)
+    assert_round_trip(images, model="mnist", lanes=3, quantizer=quantizer)
 
 
 @given(
     count=st.integers(0, 12),
-    chains=st.integers(1, 16),
+    lanes=st.integers(1, 16),
     bucket_bits=st.integers(1, 12),
     seed=st.integers(0, 2**32 - 1),
 )
 @settings(max_examples=15)
-def test_round_trip_any_count_chains_and_buckets(random_model, count, chains, bucket_bits, seed):
+def test_round_trip_any_count_lanes_and_buckets(random_model, count, lanes, bucket_bits, seed):
     rng = np.random.default_rng(seed)
     images = (rng.random((count, 28, 28)) ** rng.uniform(0.2, 5) * 256).astype(np.uint8)
-    assert_round_trip(images, model=random_model, chains=chains, bucket_bits=bucket_bits,
+    assert_round_trip(images, model=random_model, lanes=lanes, bucket_bits=bucket_bits,
                       latent_precision_bits=max(bucket_bits, 14))
 
 
@@ -99,10 +101,10 @@ def test_empty_input_round_trips(random_model):
 
 
 def test_info_reports_counts_and_initial_bits(mnist_images):
-    blob = bb.compress(mnist_images, chains=4)
+    blob = bb.compress(mnist_images, lanes=4)
     info = file_info(blob)
     assert info["count"] == len(mnist_images)
-    assert info["chains"] == 4
+    assert info["lanes"] == 4
     assert info["initial_bits"] >= 0
     assert info["bits_per_dim"] == pytest.approx(8 * len(blob) / mnist_images.size)
 
@@ -124,8 +126,8 @@ def test_bad_images_are_rejected(images, match):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(chains=0), "chains"),
-        (dict(chains=2.5), "chains"),
+        (dict(lanes=0), "lanes"),
+        (dict(lanes=2.5), "lanes"),
         (dict(quantizer="nearest"), "method"),
         (dict(bucket_bits=0), "bucket_bits"),
         (dict(quantizer="exact", bucket_bits=12, latent_precision_bits=10), "precision_bits >= bucket_bits"),
@@ -145,15 +147,83 @@ def test_different_model_is_refused_by_name(mnist_images, random_model):
 
 def test_missing_model_is_named(mnist_images, random_model, tmp_path):
     blob = bb.compress(mnist_images[:3], model=random_model)
-    with pytest.raises(container.ContainerError, match="'random'.*not available"):
+    with pytest.raises(container.ContainerError, match="'random', which is not a shipped model.*model=..."):
         bb.decompress(blob)
+    assert np.array_equal(bb.decompress(blob, model=random_model.path), mnist_images[:3])
+
+
+def with_header(blob, **changes):
+    """``blob`` with header fields replaced (CRCs recomputed): what a hostile writer can do."""
+    header, payload = container.unpack(blob)
+    return container.pack(dataclasses.replace(header, **changes), payload)
+
+
+@pytest.mark.parametrize("name", ["/etc/passwd", "../../x", "~/x", "mnist.npz", "./mnist", "absolute"])
+def test_a_model_name_from_a_file_is_never_opened_as_a_path(mnist_images, random_model, monkeypatch, name):
+    """Only shipped names are looked up; a user model must be passed explicitly."""
+    blob = bb.compress(mnist_images[:2], model=random_model)
+    name = str(random_model.path) if name == "absolute" else name  # a real model file with the right weights
+    opened = []
+    monkeypatch.setattr(bb.bbans, "load_model", lambda *args: opened.append(args))
+    with pytest.raises(container.ContainerError, match="not a shipped model"):
+        bb.decompress(with_header(blob, model_name=name))
+    assert opened == []
+
+
+def test_header_claims_are_checked_against_the_payload(mnist_images):
+    blob = bb.compress(mnist_images[:6], lanes=3)
+    initial_words = file_info(blob)["initial_bits"] // 32
+    with pytest.raises(container.ContainerError, match=f"header says {initial_words + 1} initial words, "
+                                                       f"the payload's message has {initial_words}"):
+        bb.decompress(with_header(blob, initial_words=initial_words + 1))
+    with pytest.raises(container.ContainerError, match="header says 2 lanes, the payload's message has 3"):
+        bb.decompress(with_header(blob, lanes=2))
+
+
+def test_settings_defaults_are_resolved_once(mnist_images):
+    """compress() and CodingSettings() agree on every default (the latent precision depends on the quantizer)."""
+    for quantizer in ("exact", "histogram"):
+        stored = container.unpack(bb.compress(mnist_images[:2], quantizer=quantizer))[0].settings
+        assert CodingSettings.from_header(stored) == CodingSettings(quantizer=quantizer)
+    assert CodingSettings(quantizer="exact").latent_precision_bits == 20
+    assert CodingSettings(quantizer="exact", bucket_bits=14).latent_precision_bits == 24
+
+
+def test_more_lanes_than_images_codes_one_image_per_lane(mnist_images):
+    assert file_info(bb.compress(mnist_images[:5], lanes=100_000))["lanes"] == 5
+
+
+def test_chains_is_a_deprecated_name_for_lanes(mnist_images):
+    with pytest.warns(DeprecationWarning, match="use lanes="):
+        blob = bb.compress(mnist_images[:7], chains=3)
+    assert blob == bb.compress(mnist_images[:7], lanes=3)
+
+
+def test_the_codec_is_symmetric_on_a_message_that_holds_other_data(random_model, mnist_images):
+    """push then pop returns the images and leaves the message exactly as it was."""
+    codec = VAECodec(random_model, CodingSettings(bucket_bits=6))
+    message = bb.Message(num_lanes=4)
+    bb.codecs.Uniform(8).push(message, np.arange(8).reshape(4, 2))
+    before = message.copy()
+    done = []
+    codec.push(message, mnist_images[:10], progress=lambda *args: done.append(args))
+    assert done == [(4, 10), (8, 10), (10, 10)]
+    assert np.array_equal(codec.pop(message, 10, progress=lambda *args: done.append(args)), mnist_images[:10])
+    assert done[3:] == [(2, 10), (6, 10), (10, 10)]
+    assert message == before
+
+
+def test_images_are_dealt_to_lanes_in_rounds():
+    assert deal(0, 3) == []
+    assert deal(7, 3) == [slice(0, 3), slice(3, 6), slice(6, 7)]
+    assert deal(2, 64) == [slice(0, 2)]
 
 
 def test_decode_in_another_process_with_one_thread(tmp_path, mnist_images):
     """Probabilities must not depend on the process, batch split or thread count."""
     images = np.concatenate([mnist_images, np.random.default_rng(1).integers(0, 256, (5, 28, 28), dtype=np.uint8)])
     np.save(tmp_path / "in.npy", images)
-    (tmp_path / "file.bbans").write_bytes(bb.compress(images, chains=7))
+    (tmp_path / "file.bbans").write_bytes(bb.compress(images, lanes=7))
     script = textwrap.dedent(
         f"""
         import numpy as np, bbans_numba as bb
@@ -171,7 +241,7 @@ def test_decode_in_another_process_with_one_thread(tmp_path, mnist_images):
 @pytest.fixture(scope="module")
 def small_blob(random_model):
     images = np.random.default_rng(3).integers(0, 256, size=(6, 28, 28), dtype=np.uint8)
-    return images, bb.compress(images, model=random_model, chains=3)
+    return images, bb.compress(images, model=random_model, lanes=3)
 
 
 @given(data=st.data())

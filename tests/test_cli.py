@@ -22,14 +22,11 @@ FAKE_FINGERPRINT = "0" * 64
 
 
 # -- a fake codec: raw pixels wrapped in a real container -------------------------------
-def fake_compress(images, model="mnist", chains=None, quantizer="exact", bucket_bits=None, progress=None):
-    header = {
-        "model": {"name": f"fake-{model}", "fingerprint": FAKE_FINGERPRINT},
-        "image_shape": list(images.shape[1:]), "dtype": "uint8", "count": len(images),
-        "chains": chains or 1, "settings": {"quantizer": quantizer, "bucket_bits": bucket_bits},
-        "initial_words": 3,
-        "checksums": {"chunk_images": 4, "crc32": container.pixel_checksums(images, 4)},
-    }
+def fake_compress(images, model="mnist", lanes=None, quantizer="exact", bucket_bits=None, progress=None):
+    header = container.Header.for_images(
+        images, model_name=f"fake-{model}", model_fingerprint=FAKE_FINGERPRINT, lanes=min(lanes or 1, len(images)),
+        settings={"quantizer": quantizer, "bucket_bits": bucket_bits}, initial_words=3, chunk_images=4,
+    )
     if progress is not None:
         progress(len(images), len(images))
     return container.pack(header, images.tobytes())
@@ -37,8 +34,8 @@ def fake_compress(images, model="mnist", chains=None, quantizer="exact", bucket_
 
 def fake_decompress(blob, model=None, progress=None):
     header, payload = container.unpack(blob)
-    images = np.frombuffer(payload, dtype=np.uint8).reshape(header["count"], *header["image_shape"])
-    container.verify_pixels(images, header)
+    images = np.frombuffer(payload, dtype=np.uint8).reshape(header.count, *header.image_shape)
+    header.verify_pixels(images)
     if progress is not None:
         progress(len(images), len(images))
     return images
@@ -94,11 +91,11 @@ def run_subprocess(*args):
 # -- help, version, usage errors --------------------------------------------------------
 @pytest.mark.parametrize(("command", "options"), [
     ([], ["compress", "decompress", "info", "demo", "--version", "bbans: error:"]),
-    (["compress"], ["INPUT", "OUTPUT", "--model", "--chains", "--quantizer", "--bucket-bits", "--force",
+    (["compress"], ["INPUT", "OUTPUT", "--model", "--lanes", "--quantizer", "--bucket-bits", "--force",
                     "--quiet", "--debug", "mnist:sample", ".npy"]),
     (["decompress"], ["INPUT", "OUTPUT", "--model", "--force", "--quiet", "--debug", ".npy", "000000.png"]),
     (["info"], ["FILE", "--debug", "bits/dim"]),
-    (["demo"], ["--limit", "--chains", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
+    (["demo"], ["--limit", "--lanes", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
 ])
 def test_help_explains_every_option(capsys, command, options):
     status, out, _ = run_main(capsys, *command, "--help")
@@ -106,6 +103,17 @@ def test_help_explains_every_option(capsys, command, options):
     flat = " ".join(out.split())
     for option in options:
         assert option in flat, option
+
+
+def test_help_shows_the_real_defaults_in_one_vocabulary(capsys):
+    from bbans_numba.settings import DEFAULT_LANES, CodingSettings
+
+    _, out, _ = run_main(capsys, "compress", "--help")
+    flat = " ".join(out.split())
+    assert f"(default: {DEFAULT_LANES};" in flat and "never more than the image count" in flat
+    assert f"(default: {CodingSettings().quantizer})" in flat
+    assert f"(default: {CodingSettings().bucket_bits})" in flat
+    assert "chain" not in flat  # the deprecated alias works but is not advertised
 
 
 def test_version(capsys):
@@ -116,6 +124,7 @@ def test_version(capsys):
 @pytest.mark.parametrize(("args", "expected"), [
     ([], "the following arguments are required: COMMAND"),
     (["compress", "in.npy"], "the following arguments are required: OUTPUT"),
+    (["compress", "in.npy", "out.bbans", "--lanes", "0"], "expected a positive integer, got 0"),
     (["compress", "in.npy", "out.bbans", "--chains", "0"], "expected a positive integer, got 0"),
     (["compress", "in.npy", "out.bbans", "--quantizer", "fast"], "invalid choice: 'fast'"),
     (["demo", "--limit", "many"], "expected a positive integer, got 'many'"),
@@ -192,15 +201,30 @@ def test_exit_codes_in_a_fresh_process(tmp_path):
 # -- compress / decompress / info with the fake codec -----------------------------------
 def test_compress_writes_the_file_and_a_summary(capsys, npy_input, tmp_path, images, fake_codec):
     output = tmp_path / "out.bbans"
-    status, out, err = run_main(capsys, "compress", npy_input, output, "--chains", 3, "--quantizer", "histogram",
+    status, out, err = run_main(capsys, "compress", npy_input, output, "--lanes", 3, "--quantizer", "histogram",
                                 "--bucket-bits", 8)
     assert status == 0 and err == ""
     header, _ = container.unpack(output.read_bytes())
-    assert header["chains"] == 3 and header["settings"] == {"quantizer": "histogram", "bucket_bits": 8}
+    assert header.lanes == 3 and header.settings == {"quantizer": "histogram", "bucket_bits": 8}
     size = output.stat().st_size
     assert out.startswith(f"compressed 10 images of 6x5 from {npy_input} to {output}: {size} bytes, "
                           f"{8 * size / images.size:.4f} bits/dim, ")
     assert out.endswith(" images/s\n") and out.count("\n") == 1
+
+
+def test_chains_still_works_with_a_deprecation_note(capsys, npy_input, tmp_path, fake_codec):
+    output = tmp_path / "out.bbans"
+    status, _, err = run_main(capsys, "compress", npy_input, output, "--chains", 3, "--quiet")
+    assert status == 0 and err == "bbans: note: --chains is deprecated; use --lanes\n"
+    assert container.unpack(output.read_bytes())[0].lanes == 3
+
+
+def test_more_lanes_than_images_is_said(capsys, npy_input, tmp_path, fake_codec):
+    output = tmp_path / "out.bbans"
+    status, _, err = run_main(capsys, "compress", npy_input, output, "--lanes", 100000, "--quiet")
+    assert status == 0
+    assert err == "bbans: note: --lanes 100000 is more than the 10 images: coding with 10 lanes (one image per lane)\n"
+    assert run_main(capsys, "compress", npy_input, output, "--lanes", 10, "--force")[2] == ""
 
 
 def test_quiet_prints_nothing(capsys, npy_input, tmp_path, fake_codec):
@@ -314,13 +338,13 @@ def test_the_codec_gets_a_progress_callback(capsys, monkeypatch, npy_input, tmp_
 
 # -- demo with the fake codec -----------------------------------------------------------
 def test_demo_prints_a_table_beside_gzip_bz2_lzma(capsys, fake_codec):
-    status, out, _ = run_main(capsys, "demo", "--limit", 30, "--chains", 2, "--quiet")
+    status, out, _ = run_main(capsys, "demo", "--limit", 30, "--lanes", 2, "--quiet")
     assert status == 0
     lines = [line for line in out.splitlines() if not line.startswith("MNIST is not installed")]
     assert lines[0].endswith(": 30 images of 28x28")
     assert lines[1].split() == ["codec", "bits/dim", "compress", "img/s", "decompress", "img/s"]
     assert [line.split()[0] for line in lines[2:6]] == ["bbans", "gzip", "bz2", "lzma"]
-    assert lines[2].startswith("bbans (fake-mnist, 2 chains)")
+    assert lines[2].startswith("bbans (fake-mnist, 2 lanes)")
     assert lines[-1] == "lossless round trip: OK (every pixel checked)"
 
 
@@ -355,10 +379,10 @@ def mnist_npy(tmp_path_factory):
 
 def test_real_codec_round_trip_in_process(capsys, mnist_npy, tmp_path):
     compressed = tmp_path / "six.bbans"
-    status, out, _ = run_main(capsys, "compress", mnist_npy, compressed, "--chains", 2)
+    status, out, _ = run_main(capsys, "compress", mnist_npy, compressed, "--lanes", 2)
     assert status == 0 and "compressed 6 images of 28x28" in out
     status, out, _ = run_main(capsys, "info", compressed)
-    assert status == 0 and "chains:            2" in out and "model:             mnist" in out
+    assert status == 0 and "lanes:             2" in out and "model:             mnist" in out
     status, _, _ = run_main(capsys, "decompress", compressed, tmp_path / "pngs")
     assert status == 0
     np.testing.assert_array_equal(bb.load_images(tmp_path / "pngs"), np.load(mnist_npy))
@@ -385,5 +409,5 @@ def test_real_codec_refuses_a_corrupted_file(capsys, mnist_npy, tmp_path):
 
 
 def test_real_codec_demo(capsys):
-    status, out, _ = run_main(capsys, "demo", "--limit", 12, "--chains", 4, "--quiet")
-    assert status == 0 and "bbans (mnist, 4 chains)" in out and "lossless round trip: OK" in out
+    status, out, _ = run_main(capsys, "demo", "--limit", 12, "--lanes", 4, "--quiet")
+    assert status == 0 and "bbans (mnist, 4 lanes)" in out and "lossless round trip: OK" in out

@@ -1,5 +1,6 @@
-"""Tests of the .bbans container: round trip, every refusal and its message, pixel checksums, describe()."""
+"""Tests of the .bbans container: the Header object, round trip, every refusal and its message, pixel checksums."""
 
+import dataclasses
 import json
 import struct
 import zlib
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bbans_numba import container
-from bbans_numba.container import ContainerError, pack, pixel_checksums, unpack, verify_pixels
+from bbans_numba.container import ContainerError, Header, HeaderFieldError, pack, pixel_checksums, unpack
 
 PAYLOAD = bytes(range(40))
 # Offsets of the fixed-size fields, for corrupting one part on purpose.
@@ -19,20 +20,12 @@ HEADER_LEN_AT = VERSION_AT + 2
 HEADER_AT = HEADER_LEN_AT + 4
 
 
-def make_header(images, chunk_images=3, **overrides):
-    """A valid header describing ``images``; ``overrides`` replace top-level keys."""
-    header = {
-        "model": {"name": "mnist", "fingerprint": "ab" * 32},
-        "image_shape": list(images.shape[1:]),
-        "dtype": "uint8",
-        "count": len(images),
-        "chains": 2,
-        "settings": {"likelihood": "beta_binomial", "bucket_bits": 10, "quantizer": "exact"},
-        "initial_words": 5,
-        "checksums": {"chunk_images": chunk_images, "crc32": pixel_checksums(images, chunk_images)},
-    }
-    header.update(overrides)
-    return header
+def make_header(images, chunk_images=3, lanes=2, **overrides):
+    """A valid header describing ``images``; ``overrides`` replace fields."""
+    header = Header.for_images(images, model_name="mnist", model_fingerprint="ab" * 32, lanes=lanes, initial_words=5,
+                               chunk_images=chunk_images,
+                               settings={"likelihood": "beta_binomial", "bucket_bits": 10, "quantizer": "exact"})
+    return dataclasses.replace(header, **overrides) if overrides else header
 
 
 def raw_container(header_bytes, payload=PAYLOAD, version=container.FORMAT_VERSION):
@@ -73,27 +66,57 @@ def test_round_trip_returns_header_and_payload(header, blob):
 
 
 def test_layout_matches_the_documented_fields(header, blob):
-    header_bytes = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    header_bytes = json.dumps(header.to_json_object(), sort_keys=True, separators=(",", ":")).encode()
     assert blob == raw_container(header_bytes)
     assert len(blob) == container.FIXED_BYTES + len(header_bytes) + len(PAYLOAD)
 
 
-def test_pack_converts_numpy_values(images):
-    header = make_header(images, count=np.int64(len(images)), image_shape=np.array(images.shape[1:]))
-    decoded, _ = unpack(pack(header, b""))
-    assert decoded["count"] == len(images) and decoded["image_shape"] == [4, 5]
+def test_version_1_json_keys(header):
+    """The v1 key names, "chains" for the lanes among them, are part of the format."""
+    assert header.to_json_object() == {
+        "model": {"name": "mnist", "fingerprint": "ab" * 32},
+        "image_shape": [4, 5],
+        "dtype": "uint8",
+        "count": 10,
+        "chains": 2,
+        "settings": {"likelihood": "beta_binomial", "bucket_bits": 10, "quantizer": "exact"},
+        "initial_words": 5,
+        "checksums": {"chunk_images": 3, "crc32": list(header.crc32)},
+    }
+    assert Header.from_json_bytes(header.to_json_bytes()) == header
 
 
-def test_unknown_extra_keys_are_kept(images):
-    header = make_header(images, written_by="bbans_numba 9.9")
-    assert unpack(pack(header, PAYLOAD))[0]["written_by"] == "bbans_numba 9.9"
+def test_header_makes_numpy_values_plain(images, header):
+    same = make_header(images, count=np.int64(len(images)), image_shape=np.array(images.shape[1:]),
+                       lanes=np.uint8(2))
+    assert same == header and type(same.count) is int and same.image_shape == (4, 5)
+    assert unpack(pack(same, b""))[0] == header
 
 
-def test_pack_refuses_a_header_it_could_not_read_back(images):
-    with pytest.raises(ContainerError, match="'chains' must be an integer >= 1"):
-        pack(make_header(images, chains=0), PAYLOAD)
+def test_unknown_extra_keys_are_ignored(header):
+    document = dict(header.to_json_object(), written_by="bbans_numba 9.9")
+    assert unpack(raw_container(json.dumps(document).encode()))[0] == header
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    (dict(lanes=0), "invalid header: field 'lanes' must be an integer >= 1, found 0"),
+    (dict(lanes=11), "invalid header: field 'lanes' is 11 but 10 images use at most 10"),
+    (dict(count=True), "invalid header: field 'count' must be an integer >= 0, found True"),
+    (dict(crc32=(1, 2)), "invalid header: field 'crc32' holds 2 checksums but 10 images in chunks of 3 need 4"),
+    (dict(model_fingerprint="x"), "invalid header: field 'model_fingerprint' must be 64 hexadecimal digits"),
+])
+def test_an_invalid_header_cannot_be_built(images, overrides, expected):
+    with pytest.raises(HeaderFieldError) as caught:
+        make_header(images, **overrides)
+    assert str(caught.value).startswith(expected)
+    assert caught.value.field == next(iter(overrides))
+
+
+def test_pack_refuses_settings_it_could_not_write(images):
     with pytest.raises(ContainerError, match="cannot be written as JSON"):
         pack(make_header(images, settings={"quantizer": object()}), PAYLOAD)
+    with pytest.raises(TypeError, match="needs a Header"):
+        pack({"count": 0}, PAYLOAD)
 
 
 # -- refusals, one kind at a time -------------------------------------------------------
@@ -214,12 +237,15 @@ def without(mapping, key):
     (lambda h: {**h, "model": {**h["model"], "fingerprint": "abc"}}, "key 'model.fingerprint' must be 64 hexadecimal"),
     (lambda h: {**h, "image_shape": []}, "key 'image_shape' must be a non-empty list of positive integers"),
     (lambda h: {**h, "image_shape": [4, 0]}, "key 'image_shape' must be a non-empty list of positive integers"),
-    (lambda h: {**h, "image_shape": "4x5"}, "key 'image_shape' must be a list"),
+    (lambda h: {**h, "image_shape": "4x5"}, "key 'image_shape' must be a non-empty list of positive integers"),
     (lambda h: without(h, "dtype"), "required key 'dtype' is missing"),
     (lambda h: {**h, "dtype": "float32"}, "key 'dtype' must be \"uint8\", found 'float32'"),
     (lambda h: {**h, "count": -1}, "key 'count' must be an integer >= 0, found -1"),
     (lambda h: {**h, "count": True}, "key 'count' must be an integer >= 0, found True"),
     (lambda h: {**h, "chains": 1.5}, "key 'chains' must be an integer >= 1, found 1.5"),
+    (lambda h: {**h, "chains": 11}, "key 'chains' is 11 but 10 images use at most 10"),
+    (lambda h: {**h, "settings": [1]}, "key 'settings' must be an object, found [1]"),
+    (lambda h: {**h, "checksums": [3]}, "key 'checksums' must be an object, found [3]"),
     (lambda h: without(h, "settings"), "required key 'settings' is missing"),
     (lambda h: {**h, "initial_words": "5"}, "key 'initial_words' must be an integer >= 0"),
     (lambda h: without(h, "checksums"), "required key 'checksums' is missing"),
@@ -229,7 +255,7 @@ def without(mapping, key):
      "key 'checksums.crc32' holds 2 checksums but 10 images in chunks of 3 need 4"),
 ])
 def test_each_bad_header_key_is_named(header, change, expected):
-    header_bytes = json.dumps(change(header)).encode()
+    header_bytes = json.dumps(change(header.to_json_object())).encode()
     message = refusal(raw_container(header_bytes))
     assert message.startswith("corrupted header: ") and expected in message
 
@@ -245,7 +271,7 @@ def test_pixel_checksums_are_crc32_of_each_chunk(images):
 
 
 def test_verify_pixels_accepts_the_original(images, header):
-    verify_pixels(images.copy(), header)
+    header.verify_pixels(images.copy())
 
 
 @pytest.mark.parametrize(("image_index", "expected"), [
@@ -257,30 +283,39 @@ def test_verify_pixels_names_the_chunk_with_a_changed_pixel(images, header, imag
     changed = images.copy()
     changed[image_index, 1, 2] ^= 1
     with pytest.raises(ContainerError, match="pixel checksum mismatch in ") as caught:
-        verify_pixels(changed, header)
+        header.verify_pixels(changed)
     assert expected in str(caught.value)
 
 
 def test_verify_pixels_refuses_a_wrong_shape_or_dtype(images, header):
     with pytest.raises(ContainerError, match=r"decoded images are uint8 \(9, 4, 5\)"):
-        verify_pixels(images[:9], header)
+        header.verify_pixels(images[:9])
     with pytest.raises(ContainerError, match="decoded images are int16"):
-        verify_pixels(images.astype(np.int16), header)
+        header.verify_pixels(images.astype(np.int16))
 
 
 # -- describe ---------------------------------------------------------------------------
-def test_describe_numbers(header, blob):
-    info = container.describe(header, len(blob))
+def test_describe_numbers(blob):
+    info = container.describe_file(blob)
     assert info["count"] == 10 and info["image_shape"] == (4, 5) and info["dtype"] == "uint8"
     assert info["model"] == "mnist" and info["model_fingerprint"] == "ab" * 32
-    assert info["chains"] == 2 and info["settings"]["bucket_bits"] == 10
+    assert info["lanes"] == 2 and info["settings"]["bucket_bits"] == 10
     assert info["bits_per_dim"] == pytest.approx(8 * len(blob) / (10 * 20))
     assert info["initial_bits"] == 32 * 5 and info["flush_bits"] == 64 * 2
     assert info["payload_bytes"] == len(PAYLOAD)
     assert info["container_bytes"] + info["payload_bytes"] == info["file_bytes"] == len(blob)
 
 
+def test_describe_a_non_canonical_header(header):
+    """Spaces and unsorted keys in the header JSON: the sizes are still the ones in the file."""
+    spaced = json.dumps(header.to_json_object(), indent=2).encode()
+    blob = raw_container(spaced)
+    info = container.describe_file(blob)
+    assert info["payload_bytes"] == len(PAYLOAD)
+    assert info["container_bytes"] == container.FIXED_BYTES + len(spaced)
+
+
 def test_describe_of_an_empty_image_set_has_no_rate():
     empty = np.zeros((0, 28, 28), dtype=np.uint8)
-    header = make_header(empty)
-    assert container.describe(header, len(pack(header, b"")))["bits_per_dim"] is None
+    header = make_header(empty, lanes=1)
+    assert container.describe_file(pack(header, b""))["bits_per_dim"] is None
