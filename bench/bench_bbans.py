@@ -4,12 +4,12 @@ Usage (from the repository root, with the package installed or on PYTHONPATH)::
 
     python bench/bench_bbans.py                   # full MNIST test set (10k images)
     python bench/bench_bbans.py --limit 1000      # fewer images
-    python bench/bench_bbans.py --chains 16 64 256   # the chains trade-off
+    python bench/bench_bbans.py --lanes 16 64 256    # the lanes trade-off
 
 Measures, each in fresh processes running ``python -m bbans_numba.cli``:
 
 * bits/dim from the output file size (all overheads in), with the initial bits and the
-  per-chain flush bits reported separately, against the model's −ELBO on the same images;
+  per-lane flush bits reported separately, against the model's −ELBO on the same images;
 * compress and decompress images/s with a warm Numba cache (median of ``--repeats``);
 * cold start: a one-image round trip with an empty Numba cache (``NUMBA_CACHE_DIR``
   pointing at a new folder), and the same warm;
@@ -48,25 +48,25 @@ def run_cli(arguments, env=None):
     return seconds
 
 
-def cli_round_trip(input_spec, folder, chains, repeats, env=None):
+def cli_round_trip(input_spec, folder, lanes, repeats, env=None):
     """Median compress/decompress seconds (whole processes) and the file they made."""
     compressed = folder / "images.bbans"
     restored = folder / "restored.npy"
-    chain_args = ["--chains", str(chains)] if chains else []
+    lane_args = ["--lanes", str(lanes)] if lanes else []
     compress_times, decompress_times = [], []
     for _ in range(repeats):
-        compress_times.append(run_cli(["compress", input_spec, str(compressed), *chain_args, "--force"], env))
+        compress_times.append(run_cli(["compress", input_spec, str(compressed), *lane_args, "--force"], env))
         decompress_times.append(run_cli(["decompress", str(compressed), str(restored), "--force"], env))
     return statistics.median(compress_times), statistics.median(decompress_times), compressed, restored
 
 
-def in_process_rates(images, chains):
+def in_process_rates(images, lanes):
     """Compress/decompress seconds measured inside one warm process (no start-up, no I/O)."""
     import bbans_numba as bb
 
-    bb.decompress(bb.compress(images[:chains * 2], chains=chains))  # warm-up
+    bb.decompress(bb.compress(images[:lanes * 2], lanes=lanes))  # warm-up
     start = time.perf_counter()
-    blob = bb.compress(images, chains=chains)
+    blob = bb.compress(images, lanes=lanes)
     middle = time.perf_counter()
     restored = bb.decompress(blob)
     end = time.perf_counter()
@@ -104,45 +104,45 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="mnist:test")
     parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--chains", type=int, nargs="*", default=None,
-                        help="chain counts to compare (default: the codec's default only)")
+    parser.add_argument("--lanes", type=int, nargs="*", default=None,
+                        help="lane counts to compare (default: the codec's default only)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="bench/out/bench_bbans")
     args = parser.parse_args(argv)
 
     import bbans_numba as bb
     from bbans_numba import container
-    from bbans_numba.bbans import DEFAULT_CHAINS
+    from bbans_numba.bbans import DEFAULT_LANES
     from bench.bench_mnist import model_negative_elbo
 
     machine = report.machine_info()
     images = np.ascontiguousarray(bb.load_images(args.data)[: args.limit])
     model = bb.load_model("mnist")
     neg_elbo = model_negative_elbo(model, images)
-    chain_counts = args.chains or [DEFAULT_CHAINS]
+    lane_counts = args.lanes or [DEFAULT_LANES]
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         input_path = scratch / "input.npy"
         np.save(input_path, images)
-        for chains in chain_counts:
-            compress_s, decompress_s, compressed, restored = cli_round_trip(str(input_path), scratch, chains,
+        for lanes in lane_counts:
+            compress_s, decompress_s, compressed, restored = cli_round_trip(str(input_path), scratch, lanes,
                                                                             args.repeats)
             ok = bool(np.array_equal(np.load(restored), images))
             blob = compressed.read_bytes()
             header, payload = container.unpack(blob)
             rows.append({
-                "name": f"bbans CLI, {chains} chains",
+                "name": f"bbans CLI, {lanes} lanes",
                 "bits_per_dim": 8 * len(blob) / images.size,
-                "initial_bits_per_dim": 32 * header["initial_words"] / images.size,
-                "flush_bits_per_dim": 64 * header["chains"] / images.size,
+                "initial_bits_per_dim": 32 * header.initial_words / images.size,
+                "flush_bits_per_dim": 64 * header.lanes / images.size,
                 "neg_elbo": neg_elbo,
                 "gap_percent": 100 * (8 * len(blob) / images.size / neg_elbo - 1),
                 "compress_images_per_s": len(images) / compress_s,
                 "decompress_images_per_s": len(images) / decompress_s,
                 "round_trip_ok": ok,
             })
-            in_compress, in_decompress, _ = in_process_rates(images, chains)
+            in_compress, in_decompress, _ = in_process_rates(images, lanes)
             rows[-1]["in_process_compress_images_per_s"] = len(images) / in_compress
             rows[-1]["in_process_decompress_images_per_s"] = len(images) / in_decompress
 
@@ -157,10 +157,10 @@ def main(argv=None):
             start_rows.append({"name": f"one-image round trip, {label}", "compress_s": compress_s,
                                "decompress_s": decompress_s, "total_s": compress_s + decompress_s})
 
-    chains = chain_counts[0]
+    lanes = lane_counts[0]
     blob_holder = {}
     compress_total, compress_parts = profile_breakdown(lambda: blob_holder.setdefault(
-        "blob", bb.compress(images, chains=chains)))
+        "blob", bb.compress(images, lanes=lanes)))
     decompress_total, decompress_parts = profile_breakdown(lambda: bb.decompress(blob_holder["blob"]))
 
     print(f"# {len(images)} images from {args.data}; {machine['cores']} cores, {machine['cpu']}; {machine['date']}\n")
@@ -174,7 +174,7 @@ def main(argv=None):
     print()
     print(report.markdown_table(start_rows, [("name", "start-up", None), ("compress_s", "compress s", 2),
                                              ("decompress_s", "decompress s", 2), ("total_s", "total s", 2)]))
-    print(f"\n## Where the time goes ({chains} chains, in-process, cProfile self time)\n")
+    print(f"\n## Where the time goes ({lanes} lanes, in-process, cProfile self time)\n")
     profile_rows = [{"name": name, "compress_s": compress_parts[name], "decompress_s": decompress_parts[name],
                      "compress_share": 100 * compress_parts[name] / compress_total,
                      "decompress_share": 100 * decompress_parts[name] / decompress_total}

@@ -168,18 +168,19 @@ def model_negative_elbo(model, images):
     return float(evaluate(model, images, samples=1, seed=0)[0, :, 0].mean())
 
 
-def bbans_rows(images, model_names, quantizers, bucket_bits_list, chains, repeats):
+def bbans_rows(images, model_names, quantizers, bucket_bits_list, lanes, repeats):
     rows = []
     for model_name in model_names:
         model = load_model(model_name)
         neg_elbo = model_negative_elbo(model, images)
         for quantizer in quantizers:
             for bucket_bits in bucket_bits_list:
-                settings = dict(model=model, chains=chains, quantizer=quantizer, bucket_bits=bucket_bits)
-                bbans_codec.compress(images[: min(len(images), 2 * (chains or 64))], **settings)  # warm-up
+                settings = dict(model=model, lanes=lanes, quantizer=quantizer, bucket_bits=bucket_bits)
+                warm_up = images[: 2 * (lanes or bbans_codec.DEFAULT_LANES)]
+                bbans_codec.compress(warm_up, **settings)
                 row = measure(
                     f"bbans {model_name} ({model.likelihood}, {quantizer}, {bucket_bits or 'default'} bucket bits)",
-                    "bbans", "chains " + str(chains or bbans_codec.DEFAULT_CHAINS),
+                    "bbans", "lanes " + str(lanes or bbans_codec.DEFAULT_LANES),
                     lambda: [bbans_codec.compress(images, **settings)],
                     lambda blobs: bbans_codec.decompress(blobs[0], model=model),
                     images, repeats,
@@ -210,7 +211,7 @@ def main(argv=None):
     parser.add_argument("--limit", type=int, default=None, help="use the first N images")
     parser.add_argument("--quick", action="store_true", help="500 images, fewer rows, one repeat")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per row; the median is reported")
-    parser.add_argument("--chains", type=int, default=None, help="bbans chains (default: the codec's default)")
+    parser.add_argument("--lanes", type=int, default=None, help="bbans lanes (default: the codec's default)")
     parser.add_argument("--bucket-bits", type=int, nargs="*", default=None, help="bbans bucket bits to show")
     parser.add_argument("--out", default="bench/out/bench_mnist", help="output path stem for .json and .png")
     args = parser.parse_args(argv)
@@ -224,7 +225,7 @@ def main(argv=None):
     bucket_bits_list = args.bucket_bits or ([None] if args.quick else [None, 12])
     quantizers = ["exact"] if args.quick else ["exact", "histogram"]
 
-    rows = bbans_rows(images, available_models(), quantizers, bucket_bits_list, args.chains, repeats)
+    rows = bbans_rows(images, available_models(), quantizers, bucket_bits_list, args.lanes, repeats)
     rows += classical_rows(images, classical_names, repeats)
     rows.sort(key=lambda row: row.get("bits_per_dim", math.inf))
     measured = [row for row in rows if "skipped" not in row]
