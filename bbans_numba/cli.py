@@ -227,7 +227,7 @@ def run_decompress(args):
 
 
 def run_info(args):
-    """``bbans info``: print :func:`bbans_numba.container.describe` as aligned lines."""
+    """``bbans info``: print :func:`bbans_numba.container.describe_file` as aligned lines."""
     info = container.describe_file(Path(args.file).read_bytes())
     rate = "n/a (no images)" if info["bits_per_dim"] is None else f"{info['bits_per_dim']:.4f}"
     rows = [

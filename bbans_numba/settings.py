@@ -68,7 +68,7 @@ class CodingSettings:
     # the histogram quantizer at 8 bucket bits came closest to the -ELBO (gap 0.26 %).
     quantizer: str = "histogram"
     bucket_bits: int = 8
-    latent_precision_bits: int = None
+    latent_precision_bits: int | None = None
     pixel_precision_bits: int = 24
 
     def __post_init__(self):
