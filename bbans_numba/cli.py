@@ -313,8 +313,17 @@ def note_fewer_lanes(requested, count):
     """Say on stderr when ``count`` images are coded with fewer lanes than the ``requested`` ones."""
     lanes = resolve_lanes(requested, count)
     if requested is not None and lanes < requested:
-        print(f"{PROG}: note: --lanes {requested} is more than the {count} images: coding with {lanes} "
-              f"lane{'s' if lanes > 1 else ''} (one image per lane)", file=sys.stderr)
+        print(f"{PROG}: note: --lanes {requested} is more than the {plural(count, 'image')}: coding with "
+              f"{plural(lanes, 'lane')} (one image per lane)", file=sys.stderr)
+
+
+def plural(count, noun):
+    """``count`` and ``noun``, plural unless the count is one.
+
+    >>> plural(1, "image"), plural(2, "lane")
+    ('1 image', '2 lanes')
+    """
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def refuse_to_overwrite(output, force):
