@@ -6,6 +6,7 @@ and JPEG-LS; MNIST as in the README's Quickstart)::
     python bench/bench_mnist.py                      # 10k MNIST test images, every row
     python bench/bench_mnist.py --quick              # 500 images, the default settings only, about a minute
     python bench/bench_mnist.py --data my.npy --limit 2000 --out bench/out/mine
+    python bench/bench_mnist.py --replot docs/bench_mnist.json --out docs/bench_mnist   # the plot only
 
 Prints a Markdown table (with the machine it ran on), writes ``OUT.json`` and a plot
 ``OUT.png`` of bits/dim against images/s (the plot only where matplotlib is installed; the
@@ -20,6 +21,7 @@ import argparse
 import bz2
 import gzip
 import io
+import json
 import lzma
 import math
 import sys
@@ -125,6 +127,7 @@ def measure(name, family, layout, encode_all, decode_all, images, repeats):
     count = len(images)
     return {
         "name": f"{name}, {layout}",
+        "codec": name,
         "family": family,
         "layout": layout,
         "bytes": total_bytes,
@@ -189,6 +192,9 @@ def bbans_rows(images, model_names, quantizers, bucket_bits_list, chains, repeat
                     lambda blobs: bbans_codec.decompress(blobs[0], model=model),
                     images, repeats,
                 )
+                row["codec"] = f"bbans {model_name}"
+                row["default_settings"] = (quantizer == bbans_codec.CodingSettings.quantizer and bucket_bits is None
+                                           and chains is None)
                 row["neg_elbo"] = neg_elbo
                 row["gap_percent"] = 100 * (row["bits_per_dim"] / neg_elbo - 1)
                 rows.append(row)
@@ -203,6 +209,12 @@ def write_plot(path, rows, title):
         print(f"\n(no plot: matplotlib is not installed; {BENCH_INSTALL_HINT} adds it)")
         return None
     return report.plot_rate_vs_speed(path, rows, title)
+
+
+def plot_title(settings, machine):
+    """The plot's title: what was measured, where and when."""
+    return (f"{settings['count']:,} images from {settings['data']}: every point a bit-exact round trip, "
+            f"median of {settings['repeats']} run(s)\n{machine['cores']} cores, {machine['cpu']}, {machine['date']}")
 
 
 COLUMNS = [
@@ -233,7 +245,14 @@ def main(argv=None):
     parser.add_argument("--chains", type=int, default=None, help="bbans chains (default: the codec's default)")
     parser.add_argument("--bucket-bits", type=int, nargs="*", default=None, help="bbans bucket bits to show")
     parser.add_argument("--out", default="bench/out/bench_mnist", help="output path stem for .json and .png")
+    parser.add_argument("--replot", metavar="JSON",
+                        help="measure nothing: draw OUT.png again from a JSON file this script wrote")
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        plot_path = write_plot(f"{args.out}.png", saved["rows"], plot_title(saved["settings"], saved["machine"]))
+        print(f"wrote {plot_path}" if plot_path else "wrote nothing")
+        return 0
 
     images = load_images(args.data)
     limit = 500 if args.quick and args.limit is None else args.limit
@@ -258,9 +277,7 @@ def main(argv=None):
             print(f"\n(skipped: {row['name']}: {row['skipped']})")
     settings = {"data": args.data, "count": len(images), "repeats": repeats, "quick": args.quick}
     json_path = report.write_json(f"{args.out}.json", machine, all_rows, settings)
-    plot_path = write_plot(
-        f"{args.out}.png", all_rows, f"{len(images)} images from {args.data} — {machine['cores']} cores, {machine['cpu']}"
-    )
+    plot_path = write_plot(f"{args.out}.png", all_rows, plot_title(settings, machine))
     print(f"\nwrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
     return 0 if all(row["round_trip_ok"] for row in measured) else 1
 

@@ -2,12 +2,15 @@
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bbans_numba.bbans import CodingSettings
 from bench import bench_mnist, report
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -94,3 +97,17 @@ def test_quick_run_without_matplotlib_prints_the_table_and_how_to_get_the_plot(t
     assert "| WebP lossless (Pillow, method 6), per image |" in out
     assert 'no plot: matplotlib is not installed; pip install ".[bench]" adds it' in out
     assert (tmp_path / "b.json").is_file() and not (tmp_path / "b.png").exists()
+
+
+def test_plot_colours_are_distinct_per_codec_and_markers_say_how(tmp_path):
+    saved = json.loads((REPO_ROOT / "docs" / "bench_mnist.json").read_text())
+    rows = saved["rows"]
+    colours = report.codec_colours(rows)
+    codecs = {row["codec"] for row in rows if not row.get("reference")}
+    assert set(colours) == codecs and len(set(colours.values())) == len(codecs)
+    assert {colours["bbans mnist"], colours["bbans mnist-fast"]} <= set(report.BBANS_COLOURS)
+    kinds = [report.marker_kind(row) for row in rows if not row.get("reference")]
+    assert kinds.count("bbans default") == 2 and kinds.count("per image") == kinds.count("together")
+    assert bench_mnist.main(["--replot", str(REPO_ROOT / "docs" / "bench_mnist.json"),
+                             "--out", str(tmp_path / "plot")]) == 0
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
