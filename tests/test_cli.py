@@ -7,8 +7,10 @@ the shipped model on a few MNIST images.
 
 import io
 import os
+import queue
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -387,3 +389,45 @@ def test_real_codec_refuses_a_corrupted_file(capsys, mnist_npy, tmp_path):
 def test_real_codec_demo(capsys):
     status, out, _ = run_main(capsys, "demo", "--limit", 12, "--chains", 4, "--quiet")
     assert status == 0 and "bbans (mnist, 4 chains)" in out and "lossless round trip: OK" in out
+
+
+def test_demo_prints_a_line_per_stage_and_explains_the_table(capsys, fake_codec):
+    status, out, _ = run_main(capsys, "demo", "--limit", 5)
+    assert status == 0
+    stages = [line for line in out.splitlines() if line.startswith(("compressing", "  "))]
+    assert len(stages) == 3
+    assert stages[0].startswith("compressing with bbans") and "compiles the kernels" in stages[0]
+    assert "bytes in" in stages[1] and stages[2].startswith("  every pixel back")
+    assert "bits/dim: compressed bits per pixel value" in out and "lower is better" in out
+    assert "includes compiling the kernels" in out
+
+
+def test_demo_stage_lines_reach_a_pipe_as_they_happen():
+    """The compress stage's lines arrive while decompression still waits: stdout is flushed per stage."""
+    script = ("import sys, bbans_numba as bb\n"
+              "from bbans_numba import cli\n"
+              "def decompress_when_told(blob, model=None, progress=None):\n"
+              "    sys.stdin.readline()\n"
+              "    return bb.bbans.decompress(blob)\n"
+              "bb.decompress = decompress_when_told\n"
+              "sys.exit(cli.main(['demo', '--limit', '3', '--chains', '1']))\n")
+    process = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    reader.start()
+    try:
+        seen = []
+        while not seen or not seen[-1].startswith("  "):  # up to the line that ends compression
+            seen.append(lines.get(timeout=120))
+        assert seen[-2].startswith("compressing with bbans") and seen[-1].endswith("; decompressing\n")
+        process.stdin.write("go\n")
+        process.stdin.close()
+        assert process.wait(timeout=120) == 0
+    finally:
+        process.kill()
+    reader.join(timeout=60)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert rest[-1] == "lossless round trip: OK (every pixel checked)\n"
