@@ -3,11 +3,18 @@
 Usage::
 
     bbans compress INPUT OUTPUT [--model NAME|PATH] [--chains C] [--quantizer exact|histogram]
-                                [--bucket-bits B] [--force] [--quiet] [--debug]
-    bbans decompress INPUT OUTPUT [--model NAME|PATH] [--force] [--quiet] [--debug]
+                                [--bucket-bits B] [--no-file-names] [--force] [--quiet] [--debug]
+    bbans decompress INPUT OUTPUT [--model NAME|PATH] [--numbered-names] [--force] [--quiet] [--debug]
     bbans info FILE [--debug]
     bbans demo [--limit N] [--chains C] [--quiet] [--debug]
     bbans --version
+
+OUTPUT of ``decompress``: a ``.npy`` file (any case), one ``.png`` file (one image only), or
+else a folder of PNGs, named as the compressed PNG folder's files were (stored in the file's
+optional header key ``file_names``) or numbered ``000000.png``, ...  Other image suffixes
+(``.tif``, ``.jpg``, ...) are refused rather than made into a folder.  ``--force`` into a
+non-empty folder deletes the ``.png`` files there that the new images do not replace, so the
+folder then holds exactly the decompressed images (other files stay).
 
 Errors are printed as one line ``bbans: error: <message>`` on stderr with exit status 1
 (2 for usage errors, 130 when interrupted); ``--debug`` adds the traceback.  Also runnable
@@ -28,7 +35,7 @@ import numpy as np
 
 import bbans_numba as bb
 from bbans_numba import container
-from bbans_numba.datasets import MNIST_INSTALL_HINT
+from bbans_numba.datasets import MNIST_INSTALL_HINT, load_image_set
 
 __all__ = ["main", "ProgressBar"]
 
@@ -38,12 +45,23 @@ EXIT_INTERRUPTED = 130
 DEMO_SPEC = "mnist:test"
 DEMO_FALLBACK_SPEC = "mnist:sample"
 MIN_PNG_NAME_DIGITS = 6
+# Optional header key: the PNG file names of a compressed PNG folder (or file), one per image.
+FILE_NAMES_KEY = "file_names"
+# Image formats bbans does not write: refused as a decompress OUTPUT instead of becoming a folder's name.
+OTHER_IMAGE_SUFFIXES = frozenset({".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".jxl", ".jp2",
+                                  ".avif", ".heic", ".pgm", ".ppm", ".pnm"})
+# Characters that are path syntax somewhere (POSIX, Windows): a stored file name may hold none.
+PATH_SYNTAX_CHARACTERS = frozenset("/\\:\0")
+MAX_FILE_NAME_BYTES = 255  # the usual file system limit on one name
+MAX_NOTE_NAMES = 5
 # What Pillow writes for each number of channels of an image; None: (H, W) images.
 PNG_KINDS = {None: "grayscale", 3: "RGB", 4: "RGBA"}
 
-QUIET_HELP = "print nothing on success: no progress bar (shown only on a terminal anyway), no summary line"
+QUIET_HELP = ("print nothing on success: no progress bar (shown only on a terminal anyway), no summary line "
+              "(a note about the input, such as files not read, still goes to stderr)")
 SPEC_HELP = ("an image SPEC: mnist, mnist:train, mnist:test, mnist:sample, a .npy file of uint8 "
-             "(N, H, W) or (N, H, W, C), an IDX file (*-idx3-ubyte[.gz]) or a folder of PNGs")
+             "(N, H, W) or (N, H, W, C), an IDX file (*-idx3-ubyte[.gz]), a .png file or a folder of PNGs "
+             "(other files in it are not read: a note lists them)")
 
 
 class ProgressBar:
@@ -115,7 +133,9 @@ def build_parser():
     debug.add_argument("--debug", action="store_true", help="on error, print the full traceback too")
     force = argparse.ArgumentParser(add_help=False)
     force.add_argument("--force", action="store_true",
-                       help="overwrite an existing OUTPUT file, or write PNGs into a non-empty OUTPUT folder")
+                       help="overwrite an existing OUTPUT file, or write PNGs into a non-empty OUTPUT folder and then "
+                            "delete the .png files there that the new images did not replace, so the folder holds "
+                            "exactly the decompressed images (other files stay)")
     chains = argparse.ArgumentParser(add_help=False)
     chains.add_argument("--chains", type=positive_int, metavar="C",
                         help="number of independent BB-ANS chains coded in lock-step: more is faster per image but "
@@ -135,6 +155,10 @@ def build_parser():
                                "points into the buckets (default: the codec's, histogram)")
     compress.add_argument("--bucket-bits", type=positive_int, metavar="B",
                           help="use 2**B equal-mass buckets per latent dimension (default: the codec's)")
+    compress.add_argument("--no-file-names", action="store_true",
+                          help="for a PNG input, do not store the PNG file names in OUTPUT (stored by default, at "
+                               "about their length in bytes, unless they are 000000.png, 000001.png, ...: "
+                               "decompress names the PNGs that way without them)")
     compress.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     compress.set_defaults(run=run_compress)
 
@@ -143,12 +167,16 @@ def build_parser():
         description="Decompress a .bbans file. The pixels are checked against the checksums stored in the file.")
     decompress.add_argument("input", metavar="INPUT", help="the .bbans file to read")
     decompress.add_argument("output", metavar="OUTPUT",
-                            help="a path ending in .npy (one NumPy array) or a folder to fill with PNGs "
-                                 "000000.png, 000001.png, ... (grayscale for (H, W) images, RGB for (H, W, 3), "
-                                 "RGBA for (H, W, 4))")
+                            help="a path ending in .npy (one NumPy array), a path ending in .png (a file holding only "
+                                 "one image), or a folder to fill with PNGs (grayscale for (H, W) images, RGB for "
+                                 "(H, W, 3), RGBA for (H, W, 4)) named as the compressed PNG files were, else "
+                                 "000000.png, 000001.png, ...; other image suffixes (.tif, .jpg, ...) are refused")
     decompress.add_argument("--model", metavar="NAME|PATH",
                             help="the model to decode with (default: the one named in the file; its fingerprint "
                                  "must match either way)")
+    decompress.add_argument("--numbered-names", action="store_true",
+                            help="name the PNGs 000000.png, 000001.png, ... even where the file stores the original "
+                                 "file names")
     decompress.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     decompress.set_defaults(run=run_decompress)
 
@@ -176,12 +204,18 @@ def run_compress(args):
     """``bbans compress``: images from a SPEC to a .bbans file."""
     output = Path(args.output)
     refuse_to_overwrite(output, args.force)
-    images = bb.load_images(args.input)
+    image_set = load_image_set(args.input)
+    images = image_set.images
+    if image_set.skipped:
+        shown = ", ".join(image_set.skipped[:MAX_NOTE_NAMES]) + (", ..." if len(image_set.skipped) > MAX_NOTE_NAMES else "")
+        note(f"{args.input}: {len(image_set.skipped)} entries are not .png files and were not read: {shown}")
     start = time.perf_counter()
     with ProgressBar("compressing", enabled=not args.quiet) as progress:
         blob = bb.compress(images, model=args.model, chains=args.chains, quantizer=args.quantizer,
                            bucket_bits=args.bucket_bits, progress=progress)
     seconds = time.perf_counter() - start
+    if image_set.names is not None and not args.no_file_names:
+        blob = with_file_names(blob, image_set.names)
     output.write_bytes(blob)
     if not args.quiet:
         print(f"compressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output}: "
@@ -195,14 +229,18 @@ def run_decompress(args):
     output = Path(args.output)
     refuse_to_overwrite(output, args.force)
     blob = Path(args.input).read_bytes()
+    header, _ = container.unpack(blob)
+    output_form(output, (header["count"], *header["image_shape"]))  # refuse a bad OUTPUT before decoding
+    names = None if args.numbered_names else stored_file_names(header)
     start = time.perf_counter()
     with ProgressBar("decompressing", enabled=not args.quiet) as progress:
         images = bb.decompress(blob, model=args.model, progress=progress)
     seconds = time.perf_counter() - start
-    write_images(images, output)
+    removed = write_images(images, output, names)
     if not args.quiet:
         print(f"decompressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output} "
-              f"({images_per_second(len(images), seconds)} images/s); all pixel checksums match")
+              f"({images_per_second(len(images), seconds)} images/s); all pixel checksums match"
+              + (f"; deleted {removed} old .png files that were not replaced" if removed else ""))
     return 0
 
 
@@ -313,23 +351,135 @@ def refuse_to_overwrite(output, force):
         raise FileExistsError(f"{output}: file exists (use --force to overwrite it)")
 
 
-def write_images(images, output):
-    """Save ``images`` as ``output`` if it ends in ``.npy``, else as PNG files in the folder ``output``."""
-    if output.suffix.lower() == ".npy":
-        np.save(output, images)
-        return
+def output_form(output, shape):
+    """How ``bbans decompress`` writes images of ``shape`` (N, ...) to ``output``: ``"npy"``, ``"png"`` or ``"folder"``.
+
+    Raises ``ValueError`` when ``output`` cannot hold them: several images for one ``.png``
+    file, a suffix of another image format, or images PNG cannot store.
+
+    >>> output_form(Path("out.NPY"), (5, 28, 28)), output_form(Path("one.png"), (1, 28, 28))
+    ('npy', 'png')
+    >>> output_form(Path("digits"), (5, 28, 28))
+    'folder'
+    """
+    suffix = output.suffix.lower()
+    if suffix == ".npy":
+        return "npy"
+    if suffix in OTHER_IMAGE_SUFFIXES:
+        raise ValueError(f"{output}: bbans does not write {suffix} files; give a .npy file, a .png file (one image) "
+                         f"or a folder for PNGs (e.g. {output.with_suffix('')})")
+    channels = shape[3] if len(shape) == 4 else None
+    if len(shape) not in (3, 4) or channels not in PNG_KINDS:
+        raise ValueError(f"images of shape {shape_text(shape[1:])} cannot be written as PNG; "
+                         "give an OUTPUT ending in .npy")
+    if suffix == ".png":
+        if shape[0] != 1:
+            raise ValueError(f"{output}: one .png file holds one image, the file has {shape[0]}; give a folder "
+                             f"for the PNGs (e.g. {output.with_suffix('')}) or a .npy file")
+        return "png"
+    return "folder"
+
+
+def write_images(images, output, names=None):
+    """Save ``images`` to ``output`` as :func:`output_form` says; returns the number of stale PNGs deleted.
+
+    A folder gets one PNG per image, named ``names`` (default :func:`numbered_png_names`);
+    afterwards, the ``.png`` files that were in it before and were not overwritten are
+    deleted, so that the folder holds exactly these images (reading it back gives them, and
+    only them).  Other files are left alone.
+    """
     from PIL import Image
 
-    channels = images.shape[3] if images.ndim == 4 else None
-    if images.ndim not in (3, 4) or channels not in PNG_KINDS:
-        raise ValueError(f"images of shape {shape_text(images.shape[1:])} cannot be written as PNG; "
-                         "give an OUTPUT ending in .npy")
+    form = output_form(output, images.shape)
+    if form == "npy":
+        with open(output, "wb") as stream:  # np.save(path) would add ".npy" to a name ending in ".NPY"
+            np.save(stream, images)
+        return 0
+    if form == "png":
+        Image.fromarray(images[0]).save(output, format="PNG")
+        return 0
     if output.exists() and not output.is_dir():
         raise FileExistsError(f"{output}: exists and is not a folder (PNG output needs a folder; "
                               "give an OUTPUT ending in .npy for one file)")
     output.mkdir(parents=True, exist_ok=True)
-    for index, image in enumerate(images):
-        Image.fromarray(image).save(output / png_file_name(index, len(images)))
+    before = [path for path in output.iterdir() if path.suffix.lower() == ".png" and path.is_file()]
+    written = set()
+    for name, image in zip(names or numbered_png_names(len(images)), images):
+        Image.fromarray(image).save(output / name, format="PNG")
+        written.add(file_identity(output / name))
+    stale = [path for path in before if file_identity(path) not in written]
+    for path in stale:
+        path.unlink()
+    return len(stale)
+
+
+def file_identity(path):
+    """(device, inode) of ``path``: equal for two names of one file, as on a case-insensitive file system."""
+    status = path.stat()
+    return status.st_dev, status.st_ino
+
+
+def numbered_png_names(count):
+    """``000000.png``, ``000001.png``, ...: the PNG names used when a file stores none."""
+    return [png_file_name(index, count) for index in range(count)]
+
+
+def with_file_names(blob, names):
+    """``blob`` with the PNG file ``names`` stored in its header (:data:`FILE_NAMES_KEY`).
+
+    Nothing is stored when ``names`` are :func:`numbered_png_names` (decompression gives
+    those anyway), nor when they cannot be (a note says why).
+    """
+    if names == numbered_png_names(len(names)):
+        return blob
+    problem = file_names_problem(names, len(names))
+    if problem:
+        note(f"the PNG file names are not stored ({problem}); decompressing numbers the PNGs instead")
+        return blob
+    header, payload = container.unpack(blob)
+    return container.pack(dict(header, **{FILE_NAMES_KEY: names}), payload)
+
+
+def stored_file_names(header):
+    """The PNG file names stored in ``header``, or None; a ``ContainerError`` if they are unsafe to use."""
+    names = header.get(FILE_NAMES_KEY)
+    if names is None:
+        return None
+    problem = file_names_problem(names, header["count"])
+    if problem:
+        raise container.ContainerError(f"corrupted header: key '{FILE_NAMES_KEY}' {problem} "
+                                       "(--numbered-names ignores the stored names)")
+    return names
+
+
+def file_names_problem(names, count):
+    """Why ``names`` cannot name ``count`` PNG files inside one folder, or None when they can.
+
+    Each must be a plain ``.png`` file name (no folder part or other path syntax), encodable
+    as UTF-8, and no two may differ only in case.
+
+    >>> file_names_problem(["a.png", "B.PNG"], 2) is None
+    True
+    >>> file_names_problem(["../a.png"], 1)
+    "holds '../a.png', which is not a plain .png file name"
+    """
+    if not isinstance(names, list) or len(names) != count:
+        return f"must be a list of {count} file names"
+    for name in names:
+        try:
+            too_long = len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES
+        except (AttributeError, UnicodeEncodeError):  # not a string, or not valid Unicode
+            return f"holds {name!r}, which is not a file name in Unicode"
+        if too_long or not name.lower().endswith(".png") or PATH_SYNTAX_CHARACTERS.intersection(name):
+            return f"holds {name!r}, which is not a plain .png file name"
+    if len({name.casefold() for name in names}) != len(names):
+        return "holds names that differ only in case"
+    return None
+
+
+def note(text):
+    """A one-line note on stderr: something the user may not expect, not an error."""
+    print(f"{PROG}: note: {text}", file=sys.stderr)
 
 
 def png_file_name(index, count):

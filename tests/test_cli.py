@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import bbans_numba as bb
 from bbans_numba import cli, container
@@ -97,8 +98,9 @@ def run_subprocess(*args):
 @pytest.mark.parametrize(("command", "options"), [
     ([], ["compress", "decompress", "info", "demo", "--version", "bbans: error:"]),
     (["compress"], ["INPUT", "OUTPUT", "--model", "--chains", "--quantizer", "--bucket-bits", "--force",
-                    "--quiet", "--debug", "mnist:sample", ".npy"]),
-    (["decompress"], ["INPUT", "OUTPUT", "--model", "--force", "--quiet", "--debug", ".npy", "000000.png"]),
+                    "--no-file-names", "--quiet", "--debug", "mnist:sample", ".npy", ".png file"]),
+    (["decompress"], ["INPUT", "OUTPUT", "--model", "--force", "--numbered-names", "--quiet", "--debug", ".npy",
+                      "000000.png", "one image", "delete the .png files"]),
     (["info"], ["FILE", "--debug", "bits/dim"]),
     (["demo"], ["--limit", "--chains", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
 ])
@@ -256,6 +258,114 @@ def test_existing_outputs_need_force(capsys, npy_input, bbans_file, tmp_path, fa
 
     status, _, err = run_main(capsys, "decompress", bbans_file, npy_input)
     assert_one_line_error(status, err, "file exists")
+
+
+# -- output naming: one test per rule --------------------------------------------------
+def save_pngs(folder, images, names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, image in zip(names, images):
+        Image.fromarray(image).save(folder / name, format="PNG")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["out.npy", "out.NPY", "out.Npy"])
+def test_npy_output_suffix_is_case_insensitive(capsys, bbans_file, tmp_path, images, fake_codec, name):
+    assert run_main(capsys, "decompress", bbans_file, tmp_path / name)[0] == 0
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("out")] == [name]
+    np.testing.assert_array_equal(np.load(tmp_path / name), images)
+
+
+@pytest.mark.parametrize("name", ["one.png", "ONE.PNG"])
+def test_one_image_to_a_png_file(capsys, tmp_path, images, fake_codec, name):
+    source = tmp_path / "one.bbans"
+    source.write_bytes(fake_compress(images[:1]))
+    assert run_main(capsys, "decompress", source, tmp_path / name)[0] == 0
+    assert (tmp_path / name).is_file()
+    np.testing.assert_array_equal(bb.load_images(tmp_path / name), images[:1])
+
+
+def test_several_images_to_a_png_file_is_refused_before_decoding(capsys, monkeypatch, bbans_file, tmp_path):
+    monkeypatch.setattr(bb, "decompress", lambda *args, **kwargs: pytest.fail("decoded anyway"), raising=False)
+    status, _, err = run_main(capsys, "decompress", bbans_file, tmp_path / "out.png")
+    assert_one_line_error(status, err, "one .png file holds one image, the file has 10", "give a folder")
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("name", ["out.tif", "out.TIFF", "out.jpg", "out.webp"])
+def test_other_image_suffixes_are_refused_not_made_into_folders(capsys, bbans_file, tmp_path, fake_codec, name):
+    status, _, err = run_main(capsys, "decompress", bbans_file, tmp_path / name)
+    assert_one_line_error(status, err, "bbans does not write", "a folder for PNGs (e.g.")
+    assert not (tmp_path / name).exists()
+
+
+def test_force_into_a_png_folder_leaves_exactly_the_new_images(capsys, bbans_file, tmp_path, images, fake_codec):
+    folder = save_pngs(tmp_path / "pngs", np.zeros((12, 6, 5), dtype=np.uint8), [f"{i:06d}.png" for i in range(12)])
+    (folder / "old.PNG").write_bytes((folder / "000000.png").read_bytes())
+    (folder / "notes.txt").write_text("kept")
+    status, out, _ = run_main(capsys, "decompress", bbans_file, folder, "--force")
+    assert status == 0 and "deleted 3 old .png files that were not replaced" in out
+    assert sorted(path.name for path in folder.iterdir()) == [f"{i:06d}.png" for i in range(10)] + ["notes.txt"]
+    np.testing.assert_array_equal(bb.load_images(folder), images)
+
+
+def test_png_folder_names_are_stored_and_restored(capsys, tmp_path, images, fake_codec):
+    names = [f"digit-{chr(ord('a') + i)}.png" for i in range(len(images))]
+    save_pngs(tmp_path / "in", images, names)
+    assert run_main(capsys, "compress", tmp_path / "in", tmp_path / "named.bbans")[0] == 0
+    assert container.unpack((tmp_path / "named.bbans").read_bytes())[0][cli.FILE_NAMES_KEY] == names
+    assert run_main(capsys, "decompress", tmp_path / "named.bbans", tmp_path / "out")[0] == 0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == names
+    np.testing.assert_array_equal(bb.load_images(tmp_path / "out"), images)
+    assert run_main(capsys, "decompress", tmp_path / "named.bbans", tmp_path / "numbered", "--numbered-names")[0] == 0
+    assert sorted(path.name for path in (tmp_path / "numbered").iterdir()) == cli.numbered_png_names(len(images))
+
+
+def test_file_names_are_stored_only_where_they_say_something(capsys, tmp_path, images, npy_input, fake_codec):
+    save_pngs(tmp_path / "numbered", images, cli.numbered_png_names(len(images)))
+    save_pngs(tmp_path / "named", images, [f"n{i}.png" for i in range(len(images))])
+    runs = {"npy": [npy_input], "numbered": [tmp_path / "numbered"], "opt-out": [tmp_path / "named", "--no-file-names"]}
+    for label, arguments in runs.items():
+        assert run_main(capsys, "compress", arguments[0], tmp_path / f"{label}.bbans", *arguments[1:])[0] == 0
+        header, _ = container.unpack((tmp_path / f"{label}.bbans").read_bytes())
+        assert cli.FILE_NAMES_KEY not in header, label
+
+
+@pytest.mark.parametrize("names, problem", [
+    (["../evil.png"], "not a plain .png file name"),
+    (["C:evil.png"], "not a plain .png file name"),
+    (["evil.sh"], "not a plain .png file name"),
+    ([7], "not a file name in Unicode"),
+    (["a.png", "A.png"], "differ only in case"),
+    ("a.png", "must be a list of"),
+])
+def test_unsafe_stored_names_are_refused(capsys, tmp_path, fake_codec, names, problem):
+    images = np.zeros((len(names) if isinstance(names, list) else 1, 2, 2), dtype=np.uint8)
+    header, payload = container.unpack(fake_compress(images))
+    source = tmp_path / "hostile.bbans"
+    source.write_bytes(container.pack(dict(header, file_names=names), payload))
+    status, _, err = run_main(capsys, "decompress", source, tmp_path / "out")
+    assert_one_line_error(status, err, "corrupted header: key 'file_names'", problem, "--numbered-names")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "evil.png").exists()
+    assert run_main(capsys, "decompress", source, tmp_path / "out", "--numbered-names")[0] == 0
+
+
+def test_a_single_png_file_as_input_keeps_its_name(capsys, tmp_path, images, fake_codec):
+    save_pngs(tmp_path, images[:1], ["seven.png"])
+    status, out, _ = run_main(capsys, "compress", tmp_path / "seven.png", tmp_path / "seven.bbans")
+    assert status == 0 and "compressed 1 images of 6x5" in out
+    assert run_main(capsys, "decompress", tmp_path / "seven.bbans", tmp_path / "out")[0] == 0
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["seven.png"]
+
+
+def test_files_not_read_from_an_input_folder_are_noted(capsys, tmp_path, images, fake_codec):
+    folder = save_pngs(tmp_path / "in", images, cli.numbered_png_names(len(images)))
+    for name in ["a.jpg", "b.txt", "c.tif", "d.bmp", "e.gif", "f.webp"]:
+        (folder / name).write_text("")
+    (folder / "sub").mkdir()
+    status, _, err = run_main(capsys, "compress", folder, tmp_path / "out.bbans", "--quiet")
+    assert status == 0
+    assert err == (f"bbans: note: {folder}: 7 entries are not .png files and were not read: "
+                   "a.jpg, b.txt, c.tif, d.bmp, e.gif, ...\n")
 
 
 def test_info_prints_aligned_lines(capsys, bbans_file, images):
