@@ -6,6 +6,7 @@ Usage::
                                 [--bucket-bits B] [--no-file-names] [--force] [--quiet] [--debug]
     bbans decompress INPUT OUTPUT [--model NAME|PATH] [--numbered-names] [--force] [--quiet] [--debug]
     bbans info FILE [--debug]
+    bbans format
     bbans demo [--limit N] [--chains C] [--quiet] [--debug]
     bbans --version
 
@@ -24,6 +25,7 @@ as ``python -m bbans_numba.cli``.
 import argparse
 import bz2
 import gzip
+import importlib.resources
 import lzma
 import math
 import sys
@@ -45,6 +47,7 @@ EXIT_INTERRUPTED = 130
 DEMO_SPEC = "mnist:test"
 DEMO_FALLBACK_SPEC = "mnist:sample"
 MIN_PNG_NAME_DIGITS = 6
+FORMAT_FILE = "format.md"  # package data: the .bbans file format, printed by ``bbans format``
 # Optional header key: the PNG file names of a compressed PNG folder (or file), one per image.
 FILE_NAMES_KEY = "file_names"
 # Image formats bbans does not write: refused as a decompress OUTPUT instead of becoming a folder's name.
@@ -124,7 +127,8 @@ def build_parser():
         description="Lossless image compression with bits-back ANS (BB-ANS) and a VAE.",
         epilog="Run 'bbans COMMAND --help' for the options of a command. Errors print one line "
                "'bbans: error: ...' and exit with status 1 (2 for usage errors, 130 when interrupted); "
-               "--debug adds the traceback. File format: docs/format.md.",
+               "--debug adds the traceback. 'bbans format' prints the description of the .bbans file format "
+               "(installed with the package as bbans_numba/format.md).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {bb.__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -186,6 +190,12 @@ def build_parser():
                     "coding settings, bits/dim and the fixed overheads. Decodes nothing.")
     info.add_argument("file", metavar="FILE", help="the .bbans file to describe")
     info.set_defaults(run=run_info)
+
+    file_format = commands.add_parser(
+        "format", parents=[debug], help="print the description of the .bbans file format",
+        description="Print the specification of the .bbans file format (Markdown), which is installed with the "
+                    "package as bbans_numba/format.md.")
+    file_format.set_defaults(run=run_format)
 
     demo = commands.add_parser(
         "demo", parents=[chains, debug], help="round-trip MNIST and compare with gzip, bz2 and lzma",
@@ -266,6 +276,12 @@ def run_info(args):
     width = max(len(key) for key, _ in rows) + 1
     for key, value in rows:
         print(f"{key + ':':<{width}} {value}")
+    return 0
+
+
+def run_format(args):
+    """``bbans format``: print the file format's description shipped in the package."""
+    print(importlib.resources.files("bbans_numba").joinpath(FORMAT_FILE).read_text(encoding="utf-8"), end="")
     return 0
 
 

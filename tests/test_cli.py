@@ -96,7 +96,7 @@ def run_subprocess(*args):
 
 # -- help, version, usage errors --------------------------------------------------------
 @pytest.mark.parametrize(("command", "options"), [
-    ([], ["compress", "decompress", "info", "demo", "--version", "bbans: error:"]),
+    ([], ["compress", "decompress", "info", "format", "demo", "--version", "bbans: error:", "'bbans format'"]),
     (["compress"], ["INPUT", "OUTPUT", "--model", "--chains", "--quantizer", "--bucket-bits", "--force",
                     "--no-file-names", "--quiet", "--debug", "mnist:sample", ".npy", ".png file"]),
     (["decompress"], ["INPUT", "OUTPUT", "--model", "--force", "--numbered-names", "--quiet", "--debug", ".npy",
@@ -110,6 +110,13 @@ def test_help_explains_every_option(capsys, command, options):
     flat = " ".join(out.split())
     for option in options:
         assert option in flat, option
+
+
+def test_format_prints_the_file_format_shipped_in_the_package(capsys):
+    status, out, _ = run_main(capsys, "format")
+    assert status == 0 and out.startswith("# The `.bbans` file format")
+    assert out == (REPO_ROOT / "bbans_numba" / cli.FORMAT_FILE).read_text(encoding="utf-8")
+    assert f"`{cli.FILE_NAMES_KEY}`" in out  # the optional header key the CLI writes is documented
 
 
 def test_version(capsys):

@@ -60,6 +60,7 @@ def test_pip_install_then_editable_install_keeps_the_cli_working(tmp_path):
         return done.stdout
 
     run(python, "-m", "pip", "install", "--quiet", source)  # README Quickstart
+    assert run(scripts / "bbans", "format").startswith("# The `.bbans` file format")  # shipped as package data
     run(python, "-c", COMPILE_ONE_KERNEL)
     run(python, "-m", "pip", "install", "--quiet", "-e", f"{source}[train]")  # docs/models.md
     version = subprocess.run([scripts / "bbans", "--version"], env=env, capture_output=True, text=True)
