@@ -218,7 +218,9 @@ def run_compress(args):
     images = image_set.images
     if image_set.skipped:
         shown = ", ".join(image_set.skipped[:MAX_NOTE_NAMES]) + (", ..." if len(image_set.skipped) > MAX_NOTE_NAMES else "")
-        note(f"{args.input}: {len(image_set.skipped)} entries are not .png files and were not read: {shown}")
+        count = len(image_set.skipped)
+        note(f"{args.input}: {count} {'entry is not a .png file' if count == 1 else 'entries are not .png files'} "
+             f"and {'was' if count == 1 else 'were'} not read: {shown}")
     start = time.perf_counter()
     with ProgressBar("compressing", enabled=not args.quiet) as progress:
         blob = bb.compress(images, model=args.model, chains=args.chains, quantizer=args.quantizer,
@@ -250,7 +252,8 @@ def run_decompress(args):
     if not args.quiet:
         print(f"decompressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output} "
               f"({images_per_second(len(images), seconds)} images/s); all pixel checksums match"
-              + (f"; deleted {removed} old .png files that were not replaced" if removed else ""))
+              + (f"; deleted {removed} old .png file{'s' if removed > 1 else ''} that {'were' if removed > 1 else 'was'} "
+                 "not replaced" if removed else ""))
     return 0
 
 
