@@ -19,6 +19,12 @@ optional header key ``file_names``) or numbered ``000000.png``, ...  Other image
 non-empty folder deletes the ``.png`` files there that the new images do not replace, so the
 folder then holds exactly the decompressed images (other files stay).
 
+Outputs are written with :mod:`bbans_numba.fileio`: checked before any coding (a missing
+folder, or an existing file or non-empty folder without ``--force``, is refused at once),
+written to a temporary file beside the target and published in one atomic step, so a failed
+write leaves no partial output and never destroys the old file, and without ``--force`` a
+file that appears meanwhile is never replaced.
+
 Errors are printed as one line ``bbans: error: <message>`` on stderr with exit status 1
 (2 for usage errors, 130 when interrupted); ``--debug`` adds the traceback.  Also runnable
 as ``python -m bbans_numba.cli``.
@@ -30,15 +36,17 @@ import gzip
 import importlib.resources
 import lzma
 import math
+import os
 import sys
 import time
 import traceback
+import types
 from pathlib import Path
 
 import numpy as np
 
 import bbans_numba as bb
-from bbans_numba import container
+from bbans_numba import container, fileio
 from bbans_numba.datasets import MNIST_INSTALL_HINT, load_image_set
 from bbans_numba.settings import DEFAULT_LANES, CodingSettings, resolve_lanes
 
@@ -227,8 +235,7 @@ def build_parser():
 # -- commands ---------------------------------------------------------------------------
 def run_compress(args):
     """``bbans compress``: images from a SPEC to a .bbans file."""
-    output = Path(args.output)
-    refuse_to_overwrite(output, args.force)
+    output = fileio.check_output(args.output, args.force)
     image_set = load_image_set(args.input)
     images = image_set.images
     note_entries_not_read(args.input, image_set.skipped)
@@ -239,7 +246,7 @@ def run_compress(args):
         blob = bb.compress(images, model=args.model, lanes=args.lanes, quantizer=args.quantizer,
                            bucket_bits=args.bucket_bits, progress=progress, file_names=file_names)
     seconds = time.perf_counter() - start
-    output.write_bytes(blob)
+    fileio.write_bytes(output, blob, args.force)
     if not args.quiet:
         print(f"compressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output}: "
               f"{len(blob)} bytes, {bits_per_dim(len(blob), images):.4f} bits/dim, "
@@ -250,16 +257,16 @@ def run_compress(args):
 def run_decompress(args):
     """``bbans decompress``: a .bbans file to a .npy file or a folder of PNGs."""
     output = Path(args.output)
-    refuse_to_overwrite(output, args.force)
     blob = Path(args.input).read_bytes()
     header, _ = container.unpack(blob)
     form = output_form(output, (header.count, *header.image_shape))  # a bad OUTPUT is refused before decoding
+    fileio.check_output(output, args.force, folder=form == "folder")
     names = None if args.numbered_names else header.file_names
     start = time.perf_counter()
     with ProgressBar("decompressing", enabled=not args.quiet) as progress:
         images = bb.decompress(blob, model=args.model, progress=progress)
     seconds = time.perf_counter() - start
-    removed = write_images(images, output, form, names)
+    removed = write_images(images, output, form, names, args.force)
     if not args.quiet:
         print(f"decompressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output} "
               f"({images_per_second(len(images), seconds)} images/s); all pixel checksums match"
@@ -419,46 +426,47 @@ def output_form(output, shape):
     return "folder"
 
 
-def refuse_to_overwrite(output, force):
-    """Raise ``FileExistsError`` if writing ``output`` would replace a file or fill a non-empty folder."""
-    if force:
-        return
-    if output.is_dir() and any(output.iterdir()):
-        raise FileExistsError(f"{output}: folder exists and is not empty (use --force to write into it)")
-    if output.exists() and not output.is_dir():
-        raise FileExistsError(f"{output}: file exists (use --force to overwrite it)")
-
-
-def write_images(images, output, form, names=None):
+def write_images(images, output, form, names=None, force=False):
     """Save ``images`` to ``output`` in the ``form`` :func:`output_form` chose; returns the stale PNGs deleted.
 
-    A folder gets one PNG per image, named ``names`` (default :func:`numbered_png_names`);
-    afterwards, the ``.png`` files that were in it before and were not overwritten are
-    deleted, so that the folder holds exactly these images (reading it back gives them, and
-    only them).  Other files are left alone.
+    Every form is written atomically (:mod:`bbans_numba.fileio`).  A folder gets one PNG per
+    image, named ``names`` (default :func:`numbered_png_names`); with ``force``, the ``.png``
+    files that were in it before and were not overwritten are deleted afterwards, so that the
+    folder holds exactly these images (reading it back gives them, and only them).  Other
+    files are left alone.
     """
-    from PIL import Image
-
     if form == "npy":
-        with open(output, "wb") as stream:  # np.save(path) would add ".npy" to a name ending in ".NPY"
-            np.save(stream, images)
+        fileio.write_file(output, npy_writer(images), force)
         return 0
     if form == "png":
-        Image.fromarray(images[0]).save(output, format="PNG")
+        fileio.write_file(output, png_writer(images[0]), force)
         return 0
-    if output.exists() and not output.is_dir():
-        raise FileExistsError(f"{output}: exists and is not a folder (PNG output needs a folder; "
-                              "give an OUTPUT ending in .npy for one file)")
-    output.mkdir(parents=True, exist_ok=True)
-    before = [path for path in output.iterdir() if is_png_file(path)]
     names = names or numbered_png_names(len(images))
-    for name, image in zip(names, images):
-        Image.fromarray(image).save(output / name, format="PNG")
+    before = [path for path in output.iterdir() if is_png_file(path)] if force and output.is_dir() else []
+    fileio.write_folder(output, ((name, png_writer(image)) for name, image in zip(names, images)), force)
     written = {file_identity(output / name) for name in names}
     stale = [path for path in before if file_identity(path) not in written]
     for path in stale:
         path.unlink()
     return len(stale)
+
+
+def npy_writer(images):
+    """A ``write(stream)`` function that saves ``images`` as ``.npy`` (for :mod:`bbans_numba.fileio`).
+
+    It writes to a stream, not a path (``numpy.save(path)`` would add ``.npy`` to a name
+    ending in ``.NPY``), and through the stream's ``write``: given a real file, ``numpy.save``
+    writes through C stdio and loses the error of a failed write (disk full, file too large),
+    which ``write`` raises.
+    """
+    return lambda stream: np.save(types.SimpleNamespace(write=stream.write), images)
+
+
+def png_writer(image):
+    """A ``write(stream)`` function that saves one image as PNG (for :mod:`bbans_numba.fileio`)."""
+    from PIL import Image
+
+    return lambda stream: Image.fromarray(image).save(stream, format="PNG")
 
 
 def is_png_file(path):
@@ -548,6 +556,13 @@ def error_message(error):
     return " ".join(message.splitlines())
 
 
+def stdout_to_devnull():
+    """Make the process's stdout ``os.devnull`` (after its reader closed the pipe)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv=None):
     """Run ``bbans`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
     parser = build_parser()
@@ -556,7 +571,15 @@ def main(argv=None):
     except SystemExit as exit_request:  # --help, --version and usage errors (status 2)
         return exit_request.code
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader of stdout went away (``bbans info f | head -1``): nothing is wrong and
+        # nothing is left to say.  As the Python docs advise, point stdout at devnull so the
+        # flush at exit cannot fail again, and exit quietly with status 1.
+        stdout_to_devnull()
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -89,11 +89,11 @@ def assert_one_line_error(status, err, *fragments):
         assert fragment in err
 
 
-def run_subprocess(*args):
+def run_subprocess(*args, stdout=subprocess.PIPE):
     """Run ``python -m bbans_numba.cli args`` in a fresh interpreter."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "bbans_numba.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
 
 
 # -- help, version, usage errors --------------------------------------------------------
@@ -260,7 +260,7 @@ def test_decompress_to_a_png_folder(capsys, tmp_path, shape, fake_codec):
     images = np.random.default_rng(2).integers(0, 256, size=shape, dtype=np.uint8)
     source = tmp_path / "images.bbans"
     source.write_bytes(fake_compress(images))
-    folder = tmp_path / "pngs" / "nested"
+    folder = tmp_path / "pngs"  # created; its parent must exist (tests/test_cli_output_safety.py)
     status, _, _ = run_main(capsys, "decompress", source, folder)
     assert status == 0
     assert sorted(path.name for path in folder.iterdir()) == [f"{index:06d}.png" for index in range(len(images))]
@@ -438,6 +438,16 @@ def test_info_prints_aligned_lines(capsys, bbans_file, images):
     assert rows["settings"].strip() == "bucket_bits=None, quantizer=exact"
     assert rows["file names"].strip() == "none stored"
 
+
+def test_info_into_a_closed_pipe_exits_quietly(bbans_file):
+    """``bbans info FILE | head -1``: the reader going away is no error to report (no 'Broken pipe')."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before bbans writes: every write fails with EPIPE
+    try:
+        result = run_subprocess("info", bbans_file, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (cli.EXIT_ERROR, "")
 
 
 # -- progress bar -----------------------------------------------------------------------
