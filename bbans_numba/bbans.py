@@ -115,17 +115,6 @@ def _check_images(images, model):
     return np.ascontiguousarray(images)
 
 
-def _pixel_codec(model, likelihood_params, precision_bits):
-    """The likelihood p(x|z) as a codec over (lanes, pixels)."""
-    if model.likelihood == "beta_binomial":
-        alpha, beta = likelihood_params
-        return codecs.BetaBinomial(255, alpha, beta, precision_bits)
-    if model.likelihood == "logistic_mixture":
-        means, log_scales, logit_weights = likelihood_params
-        return codecs.DiscretizedLogisticMixture(means, log_scales, logit_weights, precision_bits)
-    raise ValueError(f"model {model.name!r} has an unsupported likelihood {model.likelihood!r}")
-
-
 class _Coder:
     """The three codecs of one step, built from a model and settings."""
 
@@ -140,8 +129,7 @@ class _Coder:
         return codecs.DiagGaussianStdBins(mean, std, s.bucket_bits, s.latent_precision_bits, s.quantizer)
 
     def likelihood(self, buckets):
-        params = self.model.decode(self.centres[buckets])
-        return _pixel_codec(self.model, params, self.settings.pixel_precision_bits)
+        return self.model.likelihood_codec(self.centres[buckets], self.settings.pixel_precision_bits)
 
     def encode_step(self, message, pixels, mean, std):
         buckets = self.posterior(mean, std).pop(message)
