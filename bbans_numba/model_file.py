@@ -61,7 +61,7 @@ def read_model_file(path):
             raise ValueError("this is a single .npy array, not an exported .npz model")
     try:
         with zipfile.ZipFile(path) as archive:
-            members = _npy_members(archive, os.path.getsize(path))
+            members = _npy_members(archive, os.path.getsize(path), os.path.splitext(os.path.basename(path))[0])
             config_text = str(_read_member(archive, members, "config", expect_config=True)[()])
             config = ModelConfig.from_json(config_text)
             shapes = config.array_shapes()
@@ -80,13 +80,13 @@ def read_model_file(path):
     return config, arrays
 
 
-def _npy_members(archive, file_size):
+def _npy_members(archive, file_size, stem):
     """name -> ZipInfo of the ``.npy`` members; refuses Keras checkpoints, foreign members and
     sizes the file cannot back."""
     names = archive.namelist()
     if "config.json" in names and any(name.endswith(".weights.h5") for name in names):
-        raise ValueError("this is a Keras .keras checkpoint; the codec model is the .npz that "
-                         "training.train writes beside it (or export one with python -m training.export)")
+        raise ValueError(f"this is a Keras .keras checkpoint; the codec model is the .npz that training.train "
+                         f"writes beside it ({stem}.npz), or export one with python -m training.export")
     members = {}
     for info in archive.infolist():
         if not info.filename.endswith(".npy"):
