@@ -29,7 +29,7 @@ LIKELIHOODS = [dict(name="beta_binomial"), dict(name="logistic_mixture", num_com
 def tiny_vae(likelihood, seed=3, **changes):
     keras.utils.set_random_seed(seed)
     vae = VAE(**dict(TINY, likelihood=likelihood, **changes))
-    vae(np.zeros((1, vae.num_pixels), dtype=np.uint8))
+    vae.build((None, vae.num_pixels))
     return vae
 
 

@@ -11,9 +11,9 @@ Command line (re-export a trained model, e.g. with half-size weights for shippin
 Examples
 --------
 >>> import training.models as tm, training.export as te
->>> arrays = te.export_arrays(tm.build_vae("mlp-bb"))
+>>> arrays = te.export_arrays(tm.build_vae("mlp-bb", image_shape=(4, 4)))
 >>> arrays["encoder.input.kernel"].shape, arrays["decoder.output.bias"].shape
-((784, 500), (1568,))
+((16, 500), (32,))
 """
 
 import argparse
