@@ -30,7 +30,6 @@ ResidualMLP(hidden_units=500, residual_blocks=0, activation='relu')
 
 import math
 
-
 import training  # noqa: F401  (sets KERAS_BACKEND before Keras is imported)
 import keras
 from keras import ops
