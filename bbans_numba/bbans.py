@@ -62,17 +62,6 @@ __all__ = ["compress", "decompress", "file_info", "VAECodec", "CodingSettings", 
 _POSTERIOR_ROUNDS_PER_CALL = 16
 
 
-def _pixel_codec(model, likelihood_params, precision_bits):
-    """The likelihood p(x|z) as a codec over (lanes, pixels)."""
-    if model.likelihood == "beta_binomial":
-        alpha, beta = likelihood_params
-        return codecs.BetaBinomial(255, alpha, beta, precision_bits)
-    if model.likelihood == "logistic_mixture":
-        means, log_scales, logit_weights = likelihood_params
-        return codecs.DiscretizedLogisticMixture(means, log_scales, logit_weights, precision_bits)
-    raise ValueError(f"model {model.name!r} has an unsupported likelihood {model.likelihood!r}")
-
-
 class VAECodec:
     """BB-ANS with a VAE as one symmetric codec: ``push(message, images)`` / ``pop(message, count)``.
 
@@ -101,8 +90,7 @@ class VAECodec:
 
     def likelihood(self, buckets):
         """p(x|z) over (lanes, pixels), at the centres of the (lanes, latent_dim) ``buckets``."""
-        params = self.model.decode(self._centres[buckets])
-        return _pixel_codec(self.model, params, self.settings.pixel_precision_bits)
+        return self.model.likelihood_codec(self._centres[buckets], self.settings.pixel_precision_bits)
 
     def _push_round(self, message, images, mean, std):
         buckets = self.posterior(mean, std).pop(message)
