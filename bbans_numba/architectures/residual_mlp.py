@@ -95,8 +95,13 @@ class ResidualMLP(Spec):
 
     def keras_weights(self, keras_network):
         """Exported name -> float32 array of a network built by :meth:`keras_network`."""
+        import keras
+
         weights = {}
         for name in self.layer_names(keras_network.name):
-            kernel, bias = keras_network.get_layer(name.replace(".", "_")).get_weights()
+            layer = keras_network.get_layer(name.replace(".", "_"))
+            # convert_to_numpy of each variable's value: get_weights() goes through np.array(variable),
+            # which makes NumPy 2 warn that Keras' __array__ takes no copy keyword.
+            kernel, bias = (keras.ops.convert_to_numpy(weight.value) for weight in layer.weights)
             weights[f"{name}.kernel"], weights[f"{name}.bias"] = kernel, bias
         return weights
