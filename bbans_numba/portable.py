@@ -20,8 +20,9 @@ function        method                                                        ma
 ``expm1``       same reduction; ``2**k (expm1(r) + (1 - 2**-k))``             < 1 ulp
 ``log``         ``x = 2**k (1 + f)``, ``sqrt(1/2) <= 1 + f < sqrt(2)``;       < 1 ulp
                 fdlibm's polynomial in ``s = f / (2 + f)`` [2]
-``log1p``       ``log`` of ``u = 1 + x`` plus the exact rounding error of the  < 1 ulp
-                addition, ``c / u``
+``log1p``       the ``log`` kernel at ``f = x`` when ``1 + x`` is in [sqrt(1/2),  < 1 ulp
+                sqrt(2)); else ``log(u)``, ``u = 1 + x``, plus the exact
+                rounding error of the addition, ``c / u``
 ``softplus``    ``max(x, 0) + log1p(exp(-|x|))``                              < 2 ulp
 ``sigmoid``     ``1 / (1 + exp(-x))`` (x >= 0), ``e / (1 + e)``, e = exp(x)   < 2 ulp
 ``erfc``        ``t exp(-z**2) exp(g(t))``, ``t = 2 / (2 + z)``, ``g`` a      < 3 ulp
@@ -107,6 +108,9 @@ _LOG_ODD = (
 )
 SQRT2 = 1.4142135623730951  # 0x3ff6a09e667f3bcd: the reduced log argument stays below this
 SQRT_HALF = 0.7071067811865476  # 0x3fe6a09e667f3bcd
+# log1p(x) for x in [SQRT_HALF - 1, SQRT2 - 1): 1 + x is already reduced, f = x exactly.
+LOG1P_DIRECT_LOW = SQRT_HALF - 1.0
+LOG1P_DIRECT_HIGH = SQRT2 - 1.0
 _TWO54 = 18014398509481984.0  # 2**54: scales subnormal log arguments to normal ones
 _TWO_M1000 = float.fromhex("0x1p-1000")
 _MANTISSA_MASK = (1 << 52) - 1
@@ -373,6 +377,8 @@ def log1p(x):
         return -np.inf if x == -1.0 else np.nan
     if x == np.inf or x == 0.0:  # (0.0 keeps the sign of zero)
         return x
+    if LOG1P_DIRECT_LOW <= x < LOG1P_DIRECT_HIGH:  # 1 + x is reduced already: f = x, exact
+        return _log_kernel(0, x, 0.0)
     u = 1.0 + x
     # The exact rounding error of u (Fast2Sum: the larger operand first); log(u + c) = log(u) + c/u.
     c = x - (u - 1.0) if x <= 1.0 else 1.0 - (u - x)

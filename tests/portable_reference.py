@@ -145,10 +145,11 @@ def log(x):
 def log1p(x):
     special = ~(x > -1.0) | (x == np.inf) | (x == 0.0)
     x_safe = np.where(special, 0.5, x)
+    direct = (P.LOG1P_DIRECT_LOW <= x_safe) & (x_safe < P.LOG1P_DIRECT_HIGH)
     u = 1.0 + x_safe
     c = np.where(x_safe <= 1.0, x_safe - (u - 1.0), 1.0 - (u - x_safe))
     k, f = _log_reduce(u)
-    value = _log_kernel(k, f, c / u)
+    value = np.where(direct, _log_kernel(np.zeros_like(k), x_safe, 0.0), _log_kernel(k, f, c / u))
     value = np.where((x == np.inf) | (x == 0.0), x, value)
     return np.where(~(x > -1.0), np.where(x == -1.0, -np.inf, np.nan), value)
 
