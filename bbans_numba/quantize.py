@@ -16,6 +16,10 @@ Two ways of quantizing appear:
   ``start(k) = k + floor(F(k) * (2**precision_bits - K))`` with ``F`` a CDF (``F(0) = 0``,
   ``start(K) = 2**precision_bits``) gives every bin ``1 +`` its share of the remaining mass.
 
+Every transcendental function here (``ndtri``, ``Phi``, ``exp``) is the fixed-sequence one of
+:mod:`bbans_numba.portable`, never libm's or SciPy's: the tables come out the same on every
+IEEE-754 machine (issue 10).
+
 Latent buckets: ``2**bucket_bits`` buckets of equal mass under N(0, 1), with edges
 ``ndtri(k / 2**bucket_bits)`` and centres ``ndtri((k + 0.5) / 2**bucket_bits)`` (the
 bucket medians, which are handed to the decoder network).  A posterior N(mean, std) is
@@ -36,8 +40,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
-from scipy.special import ndtri
-
+from . import portable
 from .rans import check_precision
 
 __all__ = [
@@ -59,7 +62,6 @@ BETA_BINOMIAL_PARAM_RANGE = (1e-6, 1e6)
 # Logistic log-scales (natural log of the scale in pixel units) are clamped likewise.
 LOG_SCALE_RANGE = (-7.0, 7.0)
 
-_SQRT_HALF = math.sqrt(0.5)
 _RESCALE_ABOVE = 1e150  # beta-binomial recurrence: rescale before float64 overflows
 
 
@@ -169,14 +171,14 @@ def _check_bucket_bits(bucket_bits):
 def std_normal_bucket_edges(bucket_bits):
     """The ``2**bucket_bits - 1`` inner edges of equal-mass N(0, 1) buckets (float64)."""
     num_buckets = 1 << _check_bucket_bits(bucket_bits)
-    return ndtri(np.arange(1, num_buckets, dtype=np.float64) / num_buckets)
+    return portable.elementwise("ndtri", np.arange(1, num_buckets, dtype=np.float64) / num_buckets)
 
 
 @functools.lru_cache(maxsize=None)
 def std_normal_bucket_centres(bucket_bits):
     """The median of each equal-mass N(0, 1) bucket: the latent value a bucket stands for."""
     num_buckets = 1 << _check_bucket_bits(bucket_bits)
-    return ndtri((np.arange(num_buckets, dtype=np.float64) + 0.5) / num_buckets)
+    return portable.elementwise("ndtri", (np.arange(num_buckets, dtype=np.float64) + 0.5) / num_buckets)
 
 
 @functools.lru_cache(maxsize=None)
@@ -186,12 +188,13 @@ def histogram_points(precision_bits):
     if precision_bits > 24:
         raise ValueError(f"the histogram quantizer supports precision_bits <= 24, got {precision_bits}")
     count = 1 << precision_bits
-    return ndtri((np.arange(count, dtype=np.float64) + 0.5) / count)
+    return portable.elementwise("ndtri", (np.arange(count, dtype=np.float64) + 0.5) / count)
 
 
 @njit(cache=True, inline="always")
 def std_normal_cdf(x):
-    return 0.5 * math.erfc(-x * _SQRT_HALF)
+    """Phi(x), by :func:`bbans_numba.portable.ndtr` (no libm: the same bits everywhere)."""
+    return portable.ndtr(x)
 
 
 @njit(cache=True, inline="always")
@@ -348,7 +351,7 @@ def logistic_mixture_start(symbol, means, inverse_scales, weights, a, b, num_sym
     edge = symbol - 0.5
     cdf_value = 0.0
     for c in range(means.shape[2]):  # fixed order: identical on both sides
-        cdf_value += weights[a, b, c] / (1.0 + math.exp(-(edge - means[a, b, c]) * inverse_scales[a, b, c]))
+        cdf_value += weights[a, b, c] / (1.0 + portable.exp(-(edge - means[a, b, c]) * inverse_scales[a, b, c]))
     return _share_start(symbol, cdf_value, num_symbols, precision_bits)
 
 
@@ -365,7 +368,7 @@ def prepare_logistic_params(log_scales, logit_weights):
             largest = max(largest, logit_weights[row, c])
         total = 0.0
         for c in range(components):
-            logit_weights[row, c] = math.exp(logit_weights[row, c] - largest)
+            logit_weights[row, c] = portable.exp(logit_weights[row, c] - largest)
             total += logit_weights[row, c]
         for c in range(components):
             logit_weights[row, c] /= total
@@ -373,13 +376,13 @@ def prepare_logistic_params(log_scales, logit_weights):
 
 @njit(cache=True, nogil=True)
 def inverse_scales(log_scales):
-    """``exp(-log_scales)`` by the same scalar ``math.exp`` the kernels use (so the
-    same bits: computed once per mixture here instead of at every CDF evaluation)."""
+    """``exp(-log_scales)`` by :func:`bbans_numba.portable.exp`, once per mixture instead
+    of at every CDF evaluation."""
     out = np.empty_like(log_scales)
     flat_in = log_scales.reshape(-1)
     flat_out = out.reshape(-1)
     for i in range(flat_in.size):
-        flat_out[i] = math.exp(-flat_in[i])
+        flat_out[i] = portable.exp(-flat_in[i])
     return out
 
 
