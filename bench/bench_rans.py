@@ -39,6 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import bbans_numba as bb  # noqa: E402
 from bbans_numba import codecs, quantize  # noqa: E402
+from bbans_numba.families import beta_binomial  # noqa: E402
 
 try:
     import constriction
@@ -214,12 +215,12 @@ def flat_prefix(data, rows):
 def constriction_probs(name, prefix):
     """Float32 probability rows (rows, 256): our quantized tables of the same case."""
     if name == "betabinomial":
-        freqs = np.diff(quantize.beta_binomial_cdf(prefix["alpha"], prefix["beta"], NUM_SYMBOLS - 1, PRECISION), axis=-1)
+        freqs = np.diff(beta_binomial.beta_binomial_cdf(prefix["alpha"], prefix["beta"], NUM_SYMBOLS - 1, PRECISION), axis=-1)
     elif name == "logistic3":
-        freqs = quantize.logistic_mixture_freqs(prefix["means"], prefix["log_scales"], prefix["logits"], PRECISION)
+        freqs = codecs.DiscretizedLogisticMixture(prefix["means"], prefix["log_scales"], prefix["logits"], PRECISION).freqs
     else:
         method = name.split("-")[1]
-        freqs = quantize.gaussian_bucket_freqs(prefix["mean"], prefix["std"], BUCKET_BITS, PRECISION, method=method)
+        freqs = codecs.DiagGaussianStdBins(prefix["mean"], prefix["std"], BUCKET_BITS, PRECISION, method=method).freqs
         freqs = np.maximum(freqs, 1)  # histogram zeros; constriction gives every symbol >= 1 anyway
     return (freqs / freqs.sum(axis=-1, keepdims=True)).astype(np.float32)
 
@@ -300,7 +301,7 @@ def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
     chunks = data["chunks"]
     stage(
         "betabinomial: whole tables (beta_binomial_cdf; not on the coding path)",
-        lambda _: [quantize.beta_binomial_cdf(a, b, NUM_SYMBOLS - 1, PRECISION) for a, b in zip(chunks["alpha"], chunks["beta"])],
+        lambda _: [beta_binomial.beta_binomial_cdf(a, b, NUM_SYMBOLS - 1, PRECISION) for a, b in zip(chunks["alpha"], chunks["beta"])],
     )  # fmt: skip
     built = [build_codec("betabinomial", data, i) for i in range(len(chunks["symbols"]))]
     intervals = [c.intervals(message, s) for c, s in zip(built, chunks["symbols"])]

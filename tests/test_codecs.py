@@ -186,7 +186,7 @@ def test_logistic_mixture_table_matches_direct_cdf():
     means = rng.uniform(0, 255, size=(50, 3))
     log_scales = rng.uniform(-1, 3, size=(50, 3))
     logits = rng.normal(size=(50, 3))
-    freqs = quantize.logistic_mixture_freqs(means, log_scales, logits, 24).astype(np.float64) / 2**24
+    freqs = codecs.DiscretizedLogisticMixture(means, log_scales, logits, 24).freqs.astype(np.float64) / 2**24
     weights = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     edges = np.arange(1, 256) - 0.5
     cdf = np.sum(weights[:, None, :] * stats.logistic.cdf(edges[None, :, None], means[:, None, :], np.exp(log_scales)[:, None, :]), axis=-1)
@@ -227,7 +227,7 @@ def test_gaussian_pop_then_push_and_push_then_pop(params):
 @given(gaussian_params())
 def test_gaussian_frequencies_sum_exactly_and_cover_possible_buckets(params):
     mean, std, bucket_bits, precision_bits, method = params
-    freqs = quantize.gaussian_bucket_freqs(mean, std, bucket_bits, precision_bits, method).astype(np.int64)
+    freqs = codecs.DiagGaussianStdBins(mean, std, bucket_bits, precision_bits, method).freqs.astype(np.int64)
     assert np.all(freqs.sum(-1) == 1 << precision_bits)
     if method == "exact":
         assert np.all(freqs >= 1)
@@ -242,7 +242,7 @@ def test_gaussian_frequencies_sum_exactly_and_cover_possible_buckets(params):
 def test_gaussian_frequencies_match_bucket_masses(method, mean, std):
     """Frequencies follow N(mean, std) -- a variance-for-std mix-up fails this."""
     bucket_bits, precision_bits = 6, 18
-    freqs = quantize.gaussian_bucket_freqs([mean], [std], bucket_bits, precision_bits, method)[0]
+    freqs = codecs.DiagGaussianStdBins([mean], [std], bucket_bits, precision_bits, method).freqs[0]
     edges = np.concatenate([[-np.inf], quantize.std_normal_bucket_edges(bucket_bits), [np.inf]])
     masses = np.diff(stats.norm.cdf(edges, loc=mean, scale=std))
     error = np.abs(freqs / 2**precision_bits - masses).max()
@@ -258,7 +258,7 @@ def test_histogram_quantizer_counts_equiprobable_points():
     points = mean + std * stats.norm.ppf((np.arange(2**precision_bits) + 0.5) / 2**precision_bits)
     buckets = np.searchsorted(quantize.std_normal_bucket_edges(bucket_bits), points, side="right")
     expected = np.bincount(buckets, minlength=2**bucket_bits)
-    got = quantize.gaussian_bucket_freqs([mean], [std], bucket_bits, precision_bits, "histogram")[0]
+    got = codecs.DiagGaussianStdBins([mean], [std], bucket_bits, precision_bits, "histogram").freqs[0]
     assert np.array_equal(got, expected)
 
 

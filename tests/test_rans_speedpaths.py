@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import bbans_numba as bb
 from bbans_numba import codecs, quantize, rans
+from bbans_numba.families import beta_binomial, logistic
 
 
 @given(st.integers(1, 31), st.data())
@@ -91,7 +92,7 @@ def test_zero_frequency_symbol_raises_before_any_change():
 
 def _beta_binomial_reference(alpha, beta, trials, precision_bits):
     """The scalar recurrence, one row at a time, in plain Python floats."""
-    low, high = quantize.BETA_BINOMIAL_PARAM_RANGE
+    low, high = beta_binomial.BETA_BINOMIAL_PARAM_RANGE
     alpha = low if not alpha >= low else min(alpha, high)
     beta = low if not beta >= low else min(beta, high)
     pmf = [1.0]
@@ -120,7 +121,7 @@ def test_blocked_beta_binomial_equals_scalar_recurrence(trials, precision_bits, 
     beta = np.exp(rng.uniform(-16, 16, rows))
     alpha[::3] = 1e-6
     beta[1::4] = 1e7
-    cdf = quantize.beta_binomial_cdf(alpha, beta, trials, precision_bits)
+    cdf = beta_binomial.beta_binomial_cdf(alpha, beta, trials, precision_bits)
     for row in range(0, rows, max(1, rows // 5)):
         assert cdf[row].tolist() == _beta_binomial_reference(alpha[row], beta[row], trials, precision_bits)
 
@@ -159,8 +160,8 @@ def test_logistic_tables_equal_the_scalar_formula(components, precision_bits, se
     means = rng.uniform(-50, 300, (3, components))
     log_scales = rng.uniform(-9, 9, (3, components))
     logits = rng.normal(0, 3, (3, components))
-    freqs = quantize.logistic_mixture_freqs(means, log_scales, logits, precision_bits)
-    _, clamped, weights, _ = quantize.check_logistic_params(means, log_scales, logits)
+    freqs = codecs.DiscretizedLogisticMixture(means, log_scales, logits, precision_bits).freqs
+    _, clamped, weights, _ = logistic.check_logistic_params(means, log_scales, logits)
     spare = (1 << precision_bits) - 256
     for row in range(3):
         starts = [0]
@@ -178,7 +179,7 @@ def test_logistic_tables_equal_the_scalar_formula(components, precision_bits, se
 def test_histogram_starts_equal_counting_every_point(bucket_bits, precision_bits, mean, log_std, seed):
     """The guessed-and-galloped search counts exactly the points below each edge."""
     std = math.exp(log_std)
-    freqs = quantize.gaussian_bucket_freqs([mean], [std], bucket_bits, precision_bits, method="histogram")[0]
+    freqs = codecs.DiagGaussianStdBins([mean], [std], bucket_bits, precision_bits, method="histogram").freqs[0]
     values = mean + std * quantize.histogram_points(precision_bits)
     below = [np.count_nonzero(values < edge) for edge in quantize.std_normal_bucket_edges(bucket_bits)]
     assert np.diff([0] + below + [values.size]).tolist() == freqs.tolist()
