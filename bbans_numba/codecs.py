@@ -18,6 +18,7 @@ import numpy as np
 from . import quantize as q
 from .families.beta_binomial import BetaBinomialRows, beta_binomial_cdf, check_beta_binomial_args
 from .families.categorical import table_model
+from .families.cumulative import cumulative_rows
 from .families.gaussian import gaussian_model
 from .families.logistic import logistic_model
 from .families.uniform import Uniform as UniformModel
@@ -27,6 +28,7 @@ __all__ = [
     "Codec",
     "Uniform",
     "Categorical",
+    "CumulativeCategorical",
     "BetaBinomial",
     "DiscretizedLogisticMixture",
     "DiagGaussianStdBins",
@@ -135,7 +137,7 @@ class Categorical(Codec):
     Parameters
     ----------
     probs : array_like, shape (K,), (num_lanes, K) or (num_lanes, num_steps, K)
-        Non-negative weights (normalized here).  Zero-probability symbols get frequency 0
+        Non-negative weights (normalized here; float32 or float64).  Zero-probability symbols get frequency 0
         and cannot be pushed; every other symbol gets >= 1 (see
         :func:`bbans_numba.quantize.quantize_probs`).
     precision_bits : int in [1, 31]
@@ -152,10 +154,46 @@ class Categorical(Codec):
 
     def __init__(self, probs, precision_bits):
         self.precision_bits = check_precision(precision_bits)
-        probs = np.asarray(probs, dtype=np.float64)
+        probs = np.asarray(probs)
         self.batch_shape = _batch_shape(probs, 1, "probs")
         self.num_symbols = probs.shape[-1]
-        self.model = table_model(q.freqs_to_cdf(q.quantize_probs(probs, self.precision_bits)), self.precision_bits)
+        self.model = table_model(q.quantized_cdf(probs, self.precision_bits), self.precision_bits)
+
+
+class CumulativeCategorical(Codec):
+    """A categorical distribution quantized by the per-symbol rule, not by largest
+    remainder: symbol ``k`` starts at ``k + floor(F(k) * (2**precision_bits - K))``, with
+    ``F(k)`` the running sum of the weights below ``k`` (in symbol order) over their total.
+
+    Every symbol gets frequency >= 1 (a weight of 0 too), and a push or pop reads only the
+    running sums, so building it costs one pass over the weights: the codec for a softmax
+    over many symbols that changes at every step (an autoregressive model's head).
+    Same rule as :mod:`bbans_numba.families.cumulative`, whose row functions a decode
+    kernel can call itself.
+
+    Parameters
+    ----------
+    probs : array_like, shape (K,) or (num_lanes, K)
+        Non-negative finite weights with a positive total (float32 or float64).
+    precision_bits : int in [1, 31], with ``2**precision_bits >= K``.
+
+    Examples
+    --------
+    >>> import numpy as np, bbans_numba as bb
+    >>> m = bb.Message(num_lanes=2)
+    >>> c = bb.codecs.CumulativeCategorical([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], precision_bits=12)
+    >>> c.push(m, np.array([0, 2]))
+    >>> c.pop(m).tolist()
+    [0, 2]
+    >>> np.diff(c.cdf[0]).tolist()     # 1 + floor(F(k) * (4096 - 3)) per symbol
+    [2866, 819, 411]
+    """
+
+    def __init__(self, probs, precision_bits):
+        self.precision_bits = check_precision(precision_bits)
+        self.model = cumulative_rows(probs, self.precision_bits)
+        self.batch_shape = np.shape(probs)[:-1]
+        self.num_symbols = self.model.num_symbols
 
 
 class BetaBinomial(Codec):

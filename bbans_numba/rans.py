@@ -338,16 +338,16 @@ def _interval_from_starts(start):
 def _quantile_by_bisection(start):
     @njit(inline="always")
     def quantile(model, lane, step, slot, precision_bits):
+        # The largest symbol with start <= slot lies in [low, low + count); halve count
+        # (the comparison selects, it does not branch: it would mispredict half the time).
         target = np.int64(slot)
-        low, high = 0, model.num_symbols - 1  # invariant: start(low) <= slot < start(high + 1)
-        while low < high:
-            middle = (low + high + 1) >> 1
-            if start(model, lane, step, middle, precision_bits) <= target:
-                low = middle
-            else:
-                high = middle - 1
+        low, count = np.int64(0), np.int64(model.num_symbols)
+        while count > 1:
+            half = count >> 1
+            low += half * np.int64(start(model, lane, step, low + half, precision_bits) <= target)
+            count -= half
         first = start(model, lane, step, low, precision_bits)
-        return np.int64(low), first, start(model, lane, step, low + 1, precision_bits) - first
+        return low, first, start(model, lane, step, low + 1, precision_bits) - first
 
     return quantile
 

@@ -320,3 +320,29 @@ def test_codecs_stack_in_one_message():
     for codec, symbols in reversed(parts):
         assert np.array_equal(codec.pop(message, num_steps=steps), symbols)
     assert message == bb.Message(lanes)
+
+
+@pytest.mark.parametrize("num_symbols", [0, -3, 2.5, True])
+def test_logistic_mixture_rejects_bad_symbol_counts(num_symbols):
+    with pytest.raises(ValueError, match="num_symbols"):
+        codecs.DiscretizedLogisticMixture([[1.0]], [[0.0]], [[0.0]], 16, num_symbols=num_symbols)
+
+
+@given(distributions(), st.integers(min_value=1, max_value=4))
+def test_cumulative_categorical_round_trip(dist, num_steps):
+    probs, num_lanes, precision_bits, rng = dist
+    precision_bits = max(precision_bits, math.ceil(math.log2(probs.shape[-1])))
+    codec = codecs.CumulativeCategorical(probs, precision_bits)
+    freqs = codec.freqs.astype(np.int64)
+    assert np.all(freqs >= 1) and np.all(freqs.sum(-1) == 1 << precision_bits)
+    assert_round_trip_restores(codec, rng.integers(0, probs.shape[-1], (num_lanes, num_steps)))
+
+
+@pytest.mark.parametrize(
+    "probs, precision_bits, match",
+    [([0.5, np.nan], 8, "finite"), ([0.5, -0.1], 8, "non-negative"), ([0.0, 0.0], 8, "positive total"),
+     (np.ones(5), 2, "symbols"), (np.ones((2, 3, 4)), 8, "shape")],
+)  # fmt: skip
+def test_cumulative_categorical_bad_arguments(probs, precision_bits, match):
+    with pytest.raises(ValueError, match=match):
+        codecs.CumulativeCategorical(probs, precision_bits)

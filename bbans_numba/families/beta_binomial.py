@@ -11,7 +11,7 @@ to code with it:
 * one distribution per symbol ((lanes, steps) parameters): :class:`BetaBinomialRows`
   builds no table.  A push computes each symbol's two starts (rows in parallel); a pop
   builds, step by step, the running sums of a block of lanes and searches them
-  (:func:`~bbans_numba.families.cumulative.cumulative_quantile`).  The recurrence is
+  (:func:`~bbans_numba.families.cumulative.cumulative_quantile` on each lane's column).  The recurrence is
   shared by all 256 symbols of a row and vectorized across rows, which a per-symbol
   ``interval`` could not do: this family has kernels of its own, built from the same
   steps and row functions.
@@ -51,10 +51,10 @@ def _clamp_shape_param(value):
 @njit(cache=True, nogil=True, error_model="numpy")
 def _pmf_block(alphas, betas, first, stride, count, trials, pmf):
     """Unnormalized pmfs of rows ``first + r * stride`` (``r < count <= _BLOCK_ROWS``) of
-    the flat parameter arrays into ``pmf[k, r]`` (scratch of shape (trials + 1,
-    _BLOCK_ROWS))."""
-    alpha = np.empty(count)
-    beta = np.empty(count)
+    the flat parameter arrays into ``pmf[k, r]`` (scratch of shape (trials + 3,
+    _BLOCK_ROWS): the last two rows hold the clamped parameters)."""
+    alpha = pmf[trials + 1]
+    beta = pmf[trials + 2]
     for r in range(count):
         alpha[r] = _clamp_shape_param(alphas[first + r * stride])
         beta[r] = _clamp_shape_param(betas[first + r * stride])
@@ -83,8 +83,8 @@ def _pmf_block(alphas, betas, first, stride, count, trials, pmf):
 @njit(cache=True, nogil=True, error_model="numpy")
 def _rows_block(alphas, betas, first, stride, count, trials, pmf, cumulative):
     """Running sums ``cumulative[k, r] = pmf[0, r] + ... + pmf[k - 1, r]`` (summed in that
-    order, k = 0 .. trials + 1) of rows ``first + r * stride``: the block's rows in the
-    layout of :mod:`bbans_numba.families.cumulative`."""
+    order, k = 0 .. trials + 1) of rows ``first + r * stride``: column ``r`` is a row of
+    :mod:`bbans_numba.families.cumulative`."""
     _pmf_block(alphas, betas, first, stride, count, trials, pmf)
     for r in range(count):
         cumulative[0, r] = 0.0
@@ -96,9 +96,10 @@ def _rows_block(alphas, betas, first, stride, count, trials, pmf, cumulative):
 @njit(cache=True, nogil=True, error_model="numpy")
 def _window_starts(cumulative, count, first, first_symbols, precision_bits, out):
     """``out[first + r, j]``: the start of symbol ``first_symbols[first + r] + j``."""
-    for j in range(out.shape[1]):
-        for r in range(count):
-            out[first + r, j] = cumulative_start(cumulative, r, first_symbols[first + r] + j, precision_bits)
+    for r in range(count):
+        row = cumulative[:, r]
+        for j in range(out.shape[1]):
+            out[first + r, j] = cumulative_start(row, first_symbols[first + r] + j, precision_bits)
 
 
 @njit(cache=True, parallel=True)
@@ -110,7 +111,7 @@ def _starts_kernel(alphas, betas, trials, precision_bits, first_symbols, out):
     num_chunks = min(num_blocks, 64)  # scratch is allocated once per chunk, not per block
     for chunk_index in prange(num_chunks):
         chunk = np.int64(chunk_index)  # prange indices are unsigned; keep index math int64
-        pmf = np.empty((trials + 1, _BLOCK_ROWS), dtype=np.float64)
+        pmf = np.empty((trials + 3, _BLOCK_ROWS), dtype=np.float64)
         cumulative = np.empty((trials + 2, _BLOCK_ROWS), dtype=np.float64)
         for block in range(chunk * num_blocks // num_chunks, (chunk + 1) * num_blocks // num_chunks):
             first = block * _BLOCK_ROWS
@@ -119,14 +120,13 @@ def _starts_kernel(alphas, betas, trials, precision_bits, first_symbols, out):
             _window_starts(cumulative, count, first, first_symbols, precision_bits, out)
 
 
-@njit(cache=True, nogil=True)
-def _pop_kernel(heads, words, counters, precision_bits, alphas, betas, trials, out):
+@njit(cache=True, nogil=True, _nrt=False)
+def _pop_kernel(heads, words, counters, precision_bits, alphas, betas, trials, pmf, cumulative, out):
     """Pop (L, S) symbols with one distribution per symbol (flat (L * S) parameters) in
     the mirrored order of a push: per step, the running sums of a block of lanes, then a
-    search and a pop per lane."""
+    search and a pop per lane (``pmf``, ``cumulative``: scratch blocks; no reference
+    counting, as in the generic kernels of :mod:`bbans_numba.rans`)."""
     num_lanes, num_steps = out.shape
-    pmf = np.empty((trials + 1, _BLOCK_ROWS))
-    cumulative = np.empty((trials + 2, _BLOCK_ROWS))
     tail, underflow = counters[0], counters[1]
     for step in range(num_steps - 1, -1, -1):
         top = num_lanes - 1
@@ -135,7 +135,8 @@ def _pop_kernel(heads, words, counters, precision_bits, alphas, betas, trials, o
             _rows_block(alphas, betas, bottom * num_steps + step, num_steps, top - bottom + 1, trials, pmf, cumulative)
             for lane in range(top, bottom - 1, -1):
                 x = heads[lane]
-                symbol, first, freq = cumulative_quantile(cumulative, lane - bottom, peek(x, precision_bits), precision_bits)
+                row = cumulative[:, lane - bottom]
+                symbol, first, freq = cumulative_quantile(row, peek(x, precision_bits), precision_bits)
                 heads[lane], tail, underflow = pop_step(x, first, freq, precision_bits, words, tail, underflow)
                 out[lane, step] = symbol
             top = bottom - 1
@@ -199,7 +200,8 @@ class BetaBinomialRows(Model, namedtuple("BetaBinomialRows", ["alphas", "betas",
     def pop(self, message, out, precision_bits):
         heads, words, counters = message.kernel_arrays()
         flat = (self.alphas.reshape(-1), self.betas.reshape(-1))
-        _pop_kernel(heads, words, counters, precision_bits, *flat, self.trials, out)  # cannot fail: every slot is held
+        scratch = (np.empty((self.trials + 3, _BLOCK_ROWS)), np.empty((self.trials + 2, _BLOCK_ROWS)))
+        _pop_kernel(heads, words, counters, precision_bits, *flat, self.trials, *scratch, out)  # every slot is held
 
     def frequency_table(self, shape, precision_bits):
         cdf = beta_binomial_cdf(self.alphas, self.betas, self.trials, precision_bits).astype(np.int64)
