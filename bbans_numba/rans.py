@@ -198,7 +198,8 @@ def pop_step(x, start, freq, precision_bits, words, tail, underflow):
     if DEBUG:
         _assert_head(x)
         _assert_interval(start, freq, precision_bits)
-        assert np.uint64(start) <= slot and slot - np.uint64(start) < np.uint64(freq), "the slot is outside the interval"
+        inside = np.uint64(start) <= slot and slot - np.uint64(start) < np.uint64(freq)
+        assert inside, "the slot is outside the interval"
     x = np.uint64(freq) * (x >> np.uint64(precision_bits)) + slot - np.uint64(start)
     if x < _HEAD_LOWER:
         tail, underflow, word = _read_word(words, tail, underflow)
@@ -308,9 +309,9 @@ def push_step_encoded(x, encoder, symbol, words, tail, underflow):
 #
 # A family gives ``start``, or ``interval`` and ``quantile``, and may give the others.
 # Each generic loop below is a Numba ``overload`` whose implementation Numba builds per
-# family at compile time, with the family's functions inlined into it (Numba's plain inlining of
-# ``inline="always"`` functions: no call, no dispatch at run time); the kernels are thin,
-# cached entry points.  A kernel of one's own (e.g. a decoder that evaluates a network
+# family at compile time, with the family's functions inlined into it (Numba's plain
+# inlining of ``inline="always"`` functions: no call, no dispatch at run time); the
+# kernels are thin, cached entry points.  A kernel of one's own (e.g. a decoder that evaluates a network
 # per pixel) calls :func:`family_functions`' functions, :func:`peek`, :func:`push_step`
 # and :func:`pop_step` directly.  Numba's on-disk cache checks only the source file of
 # the kernel itself: after editing a family, clear the cache (``NUMBA_CACHE_DIR`` or
@@ -403,9 +404,10 @@ def param_index(array, lane, step):
 
 
 def _generic_loop(build):
-    """Declare a loop written once for every family: ``build(start, interval, quantile,
-    push)``, given a family's functions, returns its implementation, with the family's functions inlined, which Numba builds the first
-    time a kernel calls the loop with that family's model.  Jitted code only."""
+    """Declare a loop written once for every family.  ``build(start, interval, quantile,
+    push)``, given a family's functions, returns the loop's implementation with them
+    inlined; Numba builds it the first time a kernel calls the loop with a model of that
+    family (jitted code only)."""
 
     def loop(*args):
         raise TypeError("a generic loop runs in jitted code only")
