@@ -20,7 +20,8 @@ import pytest
 import bbans_numba as bb
 import portable_reference as ref
 from bbans_numba import quantize
-from bbans_numba.families.beta_binomial import BETA_BINOMIAL_PARAM_RANGE
+from bbans_numba.families.beta_binomial import (_BLOCK_ROWS, _RESCALE_ABOVE, BETA_BINOMIAL_PARAM_RANGE, _rows_block,
+                                               beta_binomial_cdf)
 from bbans_numba.likelihoods import likelihood_from_description
 from bbans_numba.model import STD_MAX, STD_MIN, load_model
 
@@ -113,6 +114,54 @@ def reference_logistic_starts(means, log_scales, logits, precision_bits, num_sym
     return reference_share_start(symbols, cdf_value, num_symbols, precision_bits)
 
 
+def reference_beta_binomial_sums(alpha, beta, trials):
+    """Running sums ``c(0) .. c(n+1)`` (shape (n + 2, rows)) of BetaBinomial(n = trials,
+    alpha, beta) per row, as :mod:`bbans_numba.families.beta_binomial` builds them, and how
+    many rows were rescaled.
+
+    Rows side by side (elementwise NumPy), steps in order: clamp (NaN -> the lower
+    bound), ``p(0) = 1``, ``p(k+1) = p(k) * ((n-k) * (k+alpha)) / ((k+1) * (n-k-1+beta))``,
+    and a row whose new value exceeds the rescale bound has ``p(0) .. p(k+1)`` divided by
+    it; then ``c(0) = 0``, ``c(k+1) = c(k) + p(k)`` one symbol at a time.
+    """
+    low, high = BETA_BINOMIAL_PARAM_RANGE
+    alpha = np.where(alpha >= low, np.minimum(alpha, high), low)  # NaN fails >=: low
+    beta = np.where(beta >= low, np.minimum(beta, high), low)
+    pmf = np.zeros((trials + 1, len(alpha)))
+    pmf[0] = 1.0
+    rescaled = np.zeros(len(alpha), dtype=bool)
+    for k in range(trials):
+        falling, rising, after, left = float(trials - k), float(k), float(k + 1), float(trials - k - 1)
+        pmf[k + 1] = pmf[k] * (falling * (rising + alpha)) / (after * (left + beta))
+        overflows = pmf[k + 1] > _RESCALE_ABOVE
+        pmf[:k + 2, overflows] /= _RESCALE_ABOVE
+        rescaled |= overflows
+    cumulative = np.zeros((trials + 2, len(alpha)))
+    for k in range(trials + 1):
+        cumulative[k + 1] = cumulative[k] + pmf[k]
+    return cumulative, int(rescaled.sum())
+
+
+def reference_beta_binomial_starts(alpha, beta, trials, precision_bits):
+    """Starts of symbols 0 .. n + 1 per row (shape (rows, n + 2)): the per-symbol rule of
+    ``c(k) / c(n+1)``."""
+    cumulative = reference_beta_binomial_sums(alpha, beta, trials)[0]
+    symbols = np.arange(trials + 2)
+    return reference_share_start(symbols, (cumulative / cumulative[-1]).T, trials + 1, precision_bits)
+
+
+def codec_beta_binomial_sums(alpha, beta, trials):
+    """The codec's own running sums (its block kernel, block by block), to compare below
+    the resolution of the starts."""
+    out = np.empty((trials + 2, len(alpha)))
+    pmf, cumulative = np.empty((trials + 3, _BLOCK_ROWS)), np.empty((trials + 2, _BLOCK_ROWS))
+    for first in range(0, len(alpha), _BLOCK_ROWS):
+        count = min(_BLOCK_ROWS, len(alpha) - first)
+        _rows_block(alpha, beta, first, 1, count, trials, pmf, cumulative)
+        out[:, first:first + count] = cumulative[:, :count]
+    return out
+
+
 # --- the codec against the reference -------------------------------------------------------
 
 
@@ -169,6 +218,36 @@ def test_logistic_mixture_matches_the_numpy_reference():
     codec = likelihood.codec(raw, precision_bits=24)
     got = np.stack([codec.intervals(bb.Message(num_lanes=1), np.full((1, 4), k))[0][0] for k in range(256)], axis=1)
     assert np.array_equal(got, expected[:, :256])
+
+
+def test_beta_binomial_matches_the_numpy_reference():
+    """The shipped models' pixel likelihood: the float64 running sums bit for bit, and at
+    the codec's pixel precision (24 bits) every start of every row, by the table path
+    (``cdf``) and the per-symbol path (``intervals`` of (lanes, steps) parameters, as a
+    model decodes), over the whole clamp range -- log-uniform pairs (tiny and huge
+    ratios), the extremes, and values the clamp moves."""
+    rng = np.random.default_rng(11)
+    extremes = np.array([1e-6, 1e-3, 0.5, 1.0, 7.0, 1e3, 1e6])
+    grid_alpha, grid_beta = (a.ravel() for a in np.meshgrid(extremes, extremes))
+    alpha = np.concatenate([10.0 ** rng.uniform(-6, 6, 240), grid_alpha])
+    beta = np.concatenate([10.0 ** rng.uniform(-6, 6, 240), grid_beta])
+    sums, rescaled = reference_beta_binomial_sums(alpha, beta, 255)
+    assert rescaled > 0  # the rescaling branch is exercised
+    assert np.array_equal(codec_beta_binomial_sums(alpha, beta, 255).view(np.int64), sums.view(np.int64))
+    expected = reference_beta_binomial_starts(alpha, beta, 255, 24)
+    assert np.array_equal(bb.codecs.BetaBinomial(255, alpha, beta, 24).cdf, expected)
+    rows = len(alpha)
+    codec = bb.codecs.BetaBinomial(255, np.repeat(alpha, 2).reshape(rows, 2), np.repeat(beta, 2).reshape(rows, 2), 24)
+    symbols = rng.integers(0, 256, (rows, 2))
+    starts, freqs = codec.intervals(bb.Message(num_lanes=rows), symbols)
+    assert np.array_equal(starts, np.take_along_axis(expected, symbols, axis=1))
+    assert np.array_equal(freqs, np.take_along_axis(np.diff(expected, axis=1), symbols, axis=1))
+    outside = np.array([0.0, -1.0, 1e-9, 2e6, np.inf, np.nan])  # clamped (NaN -> the lower bound)
+    odd_alpha, odd_beta = np.repeat(outside, len(outside)), np.tile(outside, len(outside))
+    odd_sums = reference_beta_binomial_sums(odd_alpha, odd_beta, 255)[0]
+    assert np.array_equal(codec_beta_binomial_sums(odd_alpha, odd_beta, 255).view(np.int64), odd_sums.view(np.int64))
+    assert np.array_equal(beta_binomial_cdf(odd_alpha, odd_beta, 255, 24),
+                          reference_beta_binomial_starts(odd_alpha, odd_beta, 255, 24))
 
 
 # --- another instruction set, another process ------------------------------------------
