@@ -46,13 +46,14 @@ The codec itself, on a message you hold:
 (True, True)
 """
 
+import os
 import warnings
 
 import numpy as np
 
 from . import codecs, container
 from . import quantize as q
-from .model import CodingModel, available_models, load_model
+from .model import available_models, load_model
 from .rans import Message
 from .settings import DEFAULT_LANES, CodingSettings, resolve_lanes
 
@@ -88,7 +89,7 @@ class VAECodec:
     """
 
     def __init__(self, model, settings=None):
-        self.model = model if isinstance(model, CodingModel) else load_model(model)
+        self.model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
         self.settings = CodingSettings() if settings is None else settings
         self.prior = codecs.Uniform(self.settings.bucket_bits)
         self._centres = q.std_normal_bucket_centres(self.settings.bucket_bits)
@@ -101,8 +102,10 @@ class VAECodec:
 
     def likelihood(self, buckets):
         """p(x|z) over (lanes, pixels), at the centres of the (lanes, latent_dim) ``buckets``."""
-        params = self.model.decode(self._centres[buckets])
-        return _pixel_codec(self.model, params, self.settings.pixel_precision_bits)
+        z, precision_bits = self._centres[buckets], self.settings.pixel_precision_bits
+        if hasattr(self.model, "likelihood_codec"):  # e.g. an autoregressive model's own codec
+            return self.model.likelihood_codec(z, precision_bits)
+        return _pixel_codec(self.model, self.model.decode(z), precision_bits)
 
     def _push_round(self, message, images, mean, std):
         buckets = self.posterior(mean, std).pop(message)

@@ -1,0 +1,663 @@
+"""The coding-time view of a PixelVAE: a VAE whose likelihood p(x|z) is autoregressive.
+
+``p(x|z) = prod_i p(x_i | x[causal neighbourhood of i], h_i(z))``, pixels in raster order,
+each a discretized logistic mixture (the forward pass of ``training/pixelvae.py``; sizes from
+the model's JSON config).  Compress knows every pixel: it evaluates all of them in one batched
+pass and pushes them in reverse raster order.  Decompress pops them in raster order in one
+jitted kernel that, per pixel, gathers every lane's neighbourhood from the pixels decoded so
+far, runs the shared pixel network and pops: no Python call per pixel.
+
+Forward pass (float32 networks, float64 head; all of it from IEEE basic operations only)
+----------------------------------------------------------------------------------------
+- posterior: ``a = x / 255``; ``a = relu(a @ W + b)`` per encoder hidden layer; ``out = a @ W
+  + b``; ``mean = out[:L]``, ``std = clip(softplus(out[L:]), std_min, std_max)`` (float64,
+  :func:`bbans_numba.portable.softplus`).
+- context, once per image: ``h = decoder(z)`` (D, F) (``decoder.output.bias`` alone when
+  L = 0) and ``context_i = b0 + h_i @ W0[N:]`` (H1,), the per-image part of the first
+  pixel layer.
+- pixel network, per pixel: ``u = relu(context_i + n_i @ W0[:N])`` with ``n_i[j] =
+  x[r + dy_j, c + dx_j] / 255`` (0 outside the image); ``u = relu(u @ W + b)`` per further
+  hidden layer; ``raw = u @ W + b`` (3K).
+- head: ``w = softmax(raw[:K])``, ``mu = 255 raw[K:2K]``, ``inv_s = exp(-clip(raw[2K:],
+  log_scale_min, log_scale_max))``; ``CDF(t) = sum_c w_c sigmoid((t - mu_c) inv_s_c)``.
+- quantization (the per-symbol rule of :mod:`bbans_numba.quantize`):
+  ``start(k) = k + floor(CDF(k - 0.5) (2**p - 256))`` for 0 < k < 256, ``start(0) = 0``,
+  ``start(256) = 2**p``: every value gets frequency >= 1.
+
+Bit identity of the two sides
+-----------------------------
+Compress (teacher forcing) and decompress (pixel by pixel) call the same inline function,
+:func:`_pixel_interval_params`, for every pixel of every lane, on the same inputs (the
+neighbourhood reads only pixels before ``i``, which decompress has decoded by then, and the
+same per-image context).  Each float32 sum runs in one fixed order, ``acc = first term;
+acc += a_k * W[k]`` for k ascending, skipping ``a_k == 0`` (a choice that depends only on
+``a_k``); nothing is compiled with ``fastmath``, so LLVM neither reassociates nor fuses.
+The dense layers of :mod:`bbans_numba.model` have the same property for the per-image parts.
+So batch size, lane count and thread count cannot change a bit (tests check it directly).
+
+Order on the message
+--------------------
+Push: pixels ``D-1, D-2, ..., 0``, lanes ``0 .. L-1`` within each pixel (the column order
+of :meth:`bbans_numba.rans.Message.push_checked` given the columns reversed).  Pop: pixels
+``0 .. D-1``, lanes ``L-1 .. 0`` within each: the exact mirror, so the stack unwinds.
+
+Examples
+--------
+>>> import numpy as np, bbans_numba as bb
+>>> from bbans_numba.pixelvae import PixelVAEModel, random_arrays
+>>> model = PixelVAEModel("tiny", random_arrays(image_shape=(4, 5), latent_dim=2, seed=0))
+>>> images = np.arange(40, dtype=np.uint8).reshape(2, 4, 5) * 6
+>>> mean, std = model.encode(images)
+>>> codec = model.likelihood_codec(mean, precision_bits=16)
+>>> message = bb.Message(num_lanes=2)
+>>> codec.push(message, images.reshape(2, -1))
+>>> bool(np.array_equal(codec.pop(message, num_steps=20), images.reshape(2, -1)))
+True
+>>> message == bb.Message(num_lanes=2)
+True
+"""
+
+import json
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba import njit
+
+from . import portable
+from . import quantize as q
+from .model import ACTIVATIONS, _dense, fingerprint_arrays
+from .rans import (
+    _HEAD_LOWER,
+    _WORD_SHIFT,
+    STATUS_OK,
+    STATUS_ZERO_FREQUENCY,
+    check_precision,
+    decode_interval,
+    raise_for_status,
+    read_word,
+)
+
+__all__ = ["PixelVAEModel", "AutoregressivePixelCodec", "load_pixelvae", "random_arrays", "FORMAT"]
+
+FORMAT = "pixelvae-1"
+LIKELIHOOD = "autoregressive_logistic_mixture"
+NUM_SYMBOLS = 256  # 8-bit pixels
+MIN_PRECISION_BITS = 8  # 2**p >= 256 symbols
+_CONFIG_KEYS = ("format", "image_shape", "latent_dim", "features", "encoder_hidden", "decoder_hidden",
+                "pixel_hidden", "head", "components", "offsets", "log_scale_min", "log_scale_max",
+                "std_min", "std_max")
+_NO_RECORD_RAW = np.zeros((0, 0, 0), dtype=np.float32)
+_NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
+
+
+# --- the per-pixel network and head (inline: the same code on both sides) ---------------------
+
+
+@njit(cache=True, inline="always")
+def _pixel_raw(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights, hidden_a, hidden_b, raw):
+    """The raw head outputs of pixel ``i`` of ``lane`` into ``raw`` (float32, 3K).
+
+    ``pixels[lane]`` needs to be known only before ``i`` (``neighbours[i]`` lists the flat
+    indices of the causal neighbourhood, -1 outside the image).  ``context[lane * D + i]`` is
+    the per-image part of the first layer; ``first_kernel`` (N, H1) its neighbourhood part;
+    ``layout[l] = (fan_in, fan_out, kernel_offset, bias_offset)`` of every further layer in
+    the flat ``weights``, the last one the (linear) output layer.
+    """
+    num_pixels = neighbours.shape[0]
+    width = first_kernel.shape[1]
+    row = lane * num_pixels + i
+    for j in range(width):
+        hidden_a[j] = context[row, j]
+    for k in range(neighbours.shape[1]):
+        index = neighbours[i, k]
+        if index >= 0:
+            value = pixels[lane, index]
+            if value != 0:  # scaled[0] == 0: the term is skipped (both sides alike)
+                scale = scaled[value]
+                for j in range(width):
+                    hidden_a[j] += scale * first_kernel[k, j]
+    for j in range(width):
+        hidden_a[j] = max(hidden_a[j], np.float32(0))
+    num_layers = layout.shape[0]
+    for layer in range(num_layers):
+        fan_in, fan_out = layout[layer, 0], layout[layer, 1]
+        kernel_offset, bias_offset = layout[layer, 2], layout[layer, 3]
+        source = hidden_a if layer % 2 == 0 else hidden_b
+        target = raw if layer == num_layers - 1 else (hidden_b if layer % 2 == 0 else hidden_a)
+        for o in range(fan_out):
+            target[o] = weights[bias_offset + o]
+        for j in range(fan_in):
+            activation = source[j]
+            if activation != 0:
+                base = kernel_offset + j * fan_out
+                for o in range(fan_out):
+                    target[o] += activation * weights[base + o]
+        if layer < num_layers - 1:
+            for o in range(fan_out):
+                target[o] = max(target[o], np.float32(0))
+
+
+@njit(cache=True, inline="always")
+def _mixture_params(raw, log_scale_min, log_scale_max, mixture):
+    """Head outputs -> ``mixture[0] = weights`` (softmax), ``[1] = means`` (pixel units),
+    ``[2] = inverse scales``, float64, each (K,)."""
+    components = mixture.shape[1]
+    largest = -np.inf
+    for c in range(components):
+        largest = max(largest, np.float64(raw[c]))
+    total = 0.0
+    for c in range(components):
+        mixture[0, c] = portable.exp(np.float64(raw[c]) - largest)
+        total += mixture[0, c]
+    for c in range(components):
+        mixture[0, c] /= total
+        mixture[1, c] = 255.0 * np.float64(raw[components + c])
+        log_scale = np.float64(raw[2 * components + c])
+        log_scale = log_scale_min if not log_scale >= log_scale_min else min(log_scale, log_scale_max)
+        mixture[2, c] = portable.exp(-log_scale)
+
+
+@njit(cache=True, inline="always")
+def _symbol_start(symbol, mixture, precision_bits):
+    """``start(symbol)`` for ``0 <= symbol <= 256`` (module docstring): strictly increasing,
+    since the CDF is a fixed-order sum of monotone terms and the rule adds ``symbol``."""
+    if symbol <= 0:
+        return np.int64(0)
+    if symbol >= NUM_SYMBOLS:
+        return np.int64(1) << precision_bits
+    edge = symbol - 0.5
+    cdf = 0.0
+    for c in range(mixture.shape[1]):  # fixed order
+        cdf += mixture[0, c] * portable.sigmoid((edge - mixture[1, c]) * mixture[2, c])
+    return q._share_start(symbol, cdf, NUM_SYMBOLS, precision_bits)
+
+
+@njit(cache=True, inline="always")
+def _pixel_interval_params(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights,
+                           log_scale_min, log_scale_max, hidden_a, hidden_b, raw, mixture):
+    """Pixel ``i`` of ``lane``: its raw head outputs into ``raw`` and mixture into ``mixture``.
+
+    THE per-pixel evaluation: compress and decompress both call this, and nothing else, to
+    get the distribution of a pixel (see the module docstring).
+    """
+    _pixel_raw(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights, hidden_a, hidden_b, raw)
+    _mixture_params(raw, log_scale_min, log_scale_max, mixture)
+
+
+# --- finding the symbol that holds a slot -----------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _guess_symbol(slot, mixture, precision_bits):
+    """A guess of the value whose interval holds ``slot``: the components, taken in order of
+    their means, share [0, 1) by weight; the slot's fraction picks one, whose logistic
+    quantile at the remaining fraction is rounded.  Only a starting point: the search settles
+    the exact value from exact starts, so this need not be exact (nor identical anywhere)."""
+    components = mixture.shape[1]
+    fraction = (np.float64(slot) + 0.5) / np.float64(np.int64(1) << precision_bits)
+    chosen = -1
+    below = 0.0  # weight of the components with smaller means than the candidate
+    lowest = -np.inf
+    for _ in range(components):  # selection in mean order, K small
+        candidate = -1
+        for c in range(components):
+            if mixture[1, c] > lowest or (mixture[1, c] == lowest and c > chosen):
+                if candidate < 0 or mixture[1, c] < mixture[1, candidate]:
+                    candidate = c
+        if candidate < 0:
+            break
+        chosen = candidate
+        lowest = mixture[1, candidate]
+        weight = mixture[0, candidate]
+        if fraction < below + weight:
+            break
+        below += weight
+    if chosen < 0 or not mixture[0, chosen] > 0.0:
+        return NUM_SYMBOLS // 2
+    local = (fraction - below) / mixture[0, chosen]
+    local = min(max(local, 1e-12), 1.0 - 1e-12)
+    value = mixture[1, chosen] + portable.log(local / (1.0 - local)) / mixture[2, chosen]
+    if not value > 0.0:  # NaN too
+        return 0
+    if value >= NUM_SYMBOLS - 1:
+        return NUM_SYMBOLS - 1
+    return np.int64(value + 0.5)
+
+
+@njit(cache=True, inline="always")
+def _find_symbol(slot, mixture, precision_bits):
+    """``(symbol, start, end)`` with ``start = start(symbol) <= slot < end = start(symbol + 1)``.
+
+    Starts at :func:`_guess_symbol`, then gallops away from it and bisects, keeping the
+    invariant ``start(low) <= slot < start(high + 1)`` with both values known.
+    """
+    slot = np.int64(slot)
+    guess = _guess_symbol(slot, mixture, precision_bits)
+    guess_start = _symbol_start(guess, mixture, precision_bits)
+    if guess_start <= slot:
+        low, low_start = guess, guess_start
+        high_start = _symbol_start(guess + 1, mixture, precision_bits)
+        if high_start > slot:
+            return low, low_start, high_start
+        low, low_start = guess + 1, high_start
+        step = 1
+        high = NUM_SYMBOLS - 1
+        high_start = np.int64(1) << precision_bits  # start(high + 1)
+        while True:  # gallop up: probe low + step
+            probe = low + step
+            if probe >= NUM_SYMBOLS:
+                break
+            probe_start = _symbol_start(probe, mixture, precision_bits)
+            if probe_start > slot:
+                high, high_start = probe - 1, probe_start
+                break
+            low, low_start = probe, probe_start
+            step *= 2
+    else:
+        high, high_start = guess - 1, guess_start
+        low, low_start = 0, np.int64(0)
+        step = 1
+        while True:  # gallop down: probe high + 1 - step
+            probe = high + 1 - step
+            if probe <= 0:
+                break
+            probe_start = _symbol_start(probe, mixture, precision_bits)
+            if probe_start <= slot:
+                low, low_start = probe, probe_start
+                break
+            high, high_start = probe - 1, probe_start
+            step *= 2
+    while low < high:  # invariant: start(low) = low_start <= slot < start(high + 1) = high_start
+        middle = (low + high + 1) >> 1
+        middle_start = _symbol_start(middle, mixture, precision_bits)
+        if middle_start <= slot:
+            low, low_start = middle, middle_start
+        else:
+            high, high_start = middle - 1, middle_start
+    return low, low_start, high_start
+
+
+# --- the rANS steps (the one place this module touches the coder) ----------------------------
+
+
+@njit(cache=True, inline="always")
+def _pop_step(x, start, freq, precision_bits, words, tail, underflow):
+    """Pop ``[start, start + freq)`` (holding ``x``'s slot) from head ``x``: ``(x, tail,
+    underflow)`` after, renormalized (the decode step of :mod:`bbans_numba.rans`)."""
+    x = decode_interval(x, start, freq, precision_bits)
+    if x < _HEAD_LOWER:
+        tail, underflow, word = read_word(words, tail, underflow)
+        x = (x << _WORD_SHIFT) | word
+    return x, tail, underflow
+
+
+# --- kernels ----------------------------------------------------------------------------------
+
+
+@njit(cache=True, nogil=True)
+def _intervals_kernel(pixels, neighbours, scaled, context, first_kernel, layout, weights, log_scale_min,
+                      log_scale_max, precision_bits, starts, freqs, record_raw):
+    """Compress side: the interval ``[starts, starts + freqs)`` of every known pixel (L, D),
+    teacher forced; returns the count of zero frequencies (0: see :func:`_symbol_start`).
+    Records the raw head outputs into ``record_raw`` (L, D, 3K) unless it is empty."""
+    num_lanes, num_pixels = pixels.shape
+    hidden = max(first_kernel.shape[1], layout[:, 1].max())
+    hidden_a = np.empty(hidden, dtype=np.float32)
+    hidden_b = np.empty(hidden, dtype=np.float32)
+    raw = np.empty(layout[-1, 1], dtype=np.float32)
+    mixture = np.empty((3, raw.size // 3), dtype=np.float64)
+    zero_count = 0
+    for lane in range(num_lanes):
+        for i in range(num_pixels):
+            _pixel_interval_params(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights,
+                                   log_scale_min, log_scale_max, hidden_a, hidden_b, raw, mixture)
+            symbol = np.int64(pixels[lane, i])
+            start = _symbol_start(symbol, mixture, precision_bits)
+            end = _symbol_start(symbol + 1, mixture, precision_bits)
+            starts[lane, i] = start
+            freqs[lane, i] = end - start
+            if end <= start:
+                zero_count += 1
+            if record_raw.shape[0] > 0:
+                record_raw[lane, i, :] = raw
+    return zero_count
+
+
+@njit(cache=True, nogil=True)
+def _pop_kernel(heads, words, counters, precision_bits, neighbours, scaled, context, first_kernel, layout, weights,
+                log_scale_min, log_scale_max, pixels, record_raw, record_intervals):
+    """Decompress side: pop (L, D) pixels into ``pixels`` in raster order, lanes ``L-1 .. 0``
+    within each (the mirror of the push).  Records each pixel's raw head outputs and interval
+    ``(start, end)`` unless the record arrays are empty."""
+    num_lanes, num_pixels = pixels.shape
+    hidden = max(first_kernel.shape[1], layout[:, 1].max())
+    hidden_a = np.empty(hidden, dtype=np.float32)
+    hidden_b = np.empty(hidden, dtype=np.float32)
+    raw = np.empty(layout[-1, 1], dtype=np.float32)
+    mixture = np.empty((3, raw.size // 3), dtype=np.float64)
+    mask = (np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1)
+    tail, underflow = counters[0], counters[1]
+    for i in range(num_pixels):
+        for lane in range(num_lanes - 1, -1, -1):
+            _pixel_interval_params(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights,
+                                   log_scale_min, log_scale_max, hidden_a, hidden_b, raw, mixture)
+            x = heads[lane]
+            symbol, start, end = _find_symbol(x & mask, mixture, precision_bits)
+            x, tail, underflow = _pop_step(x, start, end - start, precision_bits, words, tail, underflow)
+            heads[lane] = x
+            pixels[lane, i] = symbol
+            if record_raw.shape[0] > 0:
+                record_raw[lane, i, :] = raw
+            if record_intervals.shape[0] > 0:
+                record_intervals[lane, i, 0] = start
+                record_intervals[lane, i, 1] = end
+    counters[0], counters[1] = tail, underflow
+
+
+@njit(cache=True, nogil=True)
+def _clipped_softplus(raw, low, high):
+    """``clip(softplus(raw), low, high)`` (float64, :func:`bbans_numba.portable.softplus`)."""
+    out = np.empty(raw.shape, dtype=np.float64)
+    for r in range(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            out[r, j] = min(max(portable.softplus(np.float64(raw[r, j])), low), high)
+    return out
+
+
+# --- Python side ------------------------------------------------------------------------------
+
+
+def neighbour_table(image_shape, offsets):
+    """(D, N) int32 flat index of each pixel's neighbour ``(dy, dx)``, -1 outside the image.
+
+    Examples
+    --------
+    >>> neighbour_table((2, 2), [(-1, 0), (0, -1)]).tolist()
+    [[-1, -1], [-1, 0], [0, -1], [1, 2]]
+    """
+    height, width = image_shape
+    rows, cols = np.divmod(np.arange(height * width), width)
+    table = np.full((height * width, len(offsets)), -1, dtype=np.int32)
+    for j, (dy, dx) in enumerate(offsets):
+        r, c = rows + dy, cols + dx
+        inside = (r >= 0) & (r < height) & (c >= 0) & (c < width)
+        table[inside, j] = (r * width + c)[inside]
+    return table
+
+
+def _layer_names(prefix, count):
+    return [f"{prefix}.hidden{i}" for i in range(count)] + [f"{prefix}.output"]
+
+
+def _expected_shapes(config):
+    """name -> shape of every array an exported PixelVAE with ``config`` holds."""
+    num_pixels = int(np.prod(config["image_shape"]))
+    latent, features = config["latent_dim"], config["features"]
+    shapes = {}
+
+    def mlp(prefix, widths):
+        for name, fan_in, fan_out in zip(_layer_names(prefix, len(widths) - 2), widths[:-1], widths[1:]):
+            shapes[f"{name}.kernel"] = (fan_in, fan_out)
+            shapes[f"{name}.bias"] = (fan_out,)
+
+    if latent:
+        mlp("encoder", [num_pixels, *config["encoder_hidden"], 2 * latent])
+        mlp("decoder", [latent, *config["decoder_hidden"], num_pixels * features])
+    else:
+        shapes["decoder.output.bias"] = (num_pixels * features,)
+    mlp("pixel", [len(config["offsets"]) + features, *config["pixel_hidden"], 3 * config["components"]])
+    return shapes
+
+
+def _validated_config(path, arrays):
+    """The config of an exported PixelVAE after checking it and every array it implies."""
+    if "config" not in arrays:
+        raise ValueError(f"{path}: not an exported model (no 'config' entry)")
+    try:
+        config = json.loads(str(arrays["config"][()]))
+    except (json.JSONDecodeError, TypeError) as error:
+        raise ValueError(f"{path}: 'config' is not valid JSON ({error})") from error
+    missing = [key for key in _CONFIG_KEYS if key not in config]
+    if missing:
+        raise ValueError(f"{path}: config lacks {missing}")
+    if config["format"] != FORMAT:
+        raise ValueError(f"{path}: format {config['format']!r} is not {FORMAT!r}")
+    if config["head"] != "logistic":
+        raise ValueError(f"{path}: head {config['head']!r} is not supported for coding (only 'logistic')")
+    if len(config["image_shape"]) != 2 or min(config["image_shape"]) < 1:
+        raise ValueError(f"{path}: image_shape must be (height, width), got {config['image_shape']}")
+    if not config["pixel_hidden"] or config["components"] < 1:
+        raise ValueError(f"{path}: the pixel network needs a hidden layer and the head a component")
+    for dy, dx in config["offsets"]:
+        if not (dy < 0 or (dy == 0 and dx < 0)):
+            raise ValueError(f"{path}: neighbourhood offset ({dy}, {dx}) is not before the pixel in raster order")
+    for name, shape in _expected_shapes(config).items():
+        value = arrays.get(name)
+        if value is None:
+            raise ValueError(f"{path}: missing array {name!r}")
+        if value.shape != shape or value.dtype != np.float32:
+            raise ValueError(f"{path}: array {name!r} is {value.dtype} {value.shape}, expected float32 {shape}")
+        if not np.isfinite(value).all():
+            raise ValueError(f"{path}: array {name!r} holds non-finite values")
+    return config
+
+
+class PixelVAEModel:
+    """A trained PixelVAE as the codec sees it (the interface of
+    :class:`bbans_numba.model.CodingModel`, with :meth:`likelihood_codec` for p(x|z)).
+
+    Parameters
+    ----------
+    name : str
+    arrays : dict
+        name -> array of an exported model (``training.pixelvae.export_arrays``), with its
+        JSON ``config``.
+    path : str or pathlib.Path, optional
+        Where the arrays came from (for messages).
+
+    Attributes
+    ----------
+    name, path, fingerprint (sha256 of the arrays, :func:`bbans_numba.model.fingerprint_arrays`),
+    image_shape, latent_dim, num_pixels, likelihood (``"autoregressive_logistic_mixture"``),
+    num_components, config.
+    """
+
+    def __init__(self, name, arrays, path=None):
+        self.path = Path(path) if path is not None else None
+        config = _validated_config(path or name, arrays)
+        self.name = name
+        self.config = config
+        self.fingerprint = fingerprint_arrays(arrays)
+        self.image_shape = tuple(int(s) for s in config["image_shape"])
+        self.num_pixels = int(np.prod(self.image_shape))
+        self.latent_dim = int(config["latent_dim"])
+        self.features = int(config["features"])
+        self.num_components = int(config["components"])
+        self.likelihood = LIKELIHOOD
+        self.offsets = [tuple(int(v) for v in o) for o in config["offsets"]]
+        self._std_range = (float(config["std_min"]), float(config["std_max"]))
+        self._log_scale_range = (float(config["log_scale_min"]), float(config["log_scale_max"]))
+        layers = {key: np.ascontiguousarray(value) for key, value in arrays.items() if key != "config"}
+        self._encoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
+                         for n in _layer_names("encoder", len(config["encoder_hidden"]))] if self.latent_dim else []
+        self._decoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
+                         for n in _layer_names("decoder", len(config["decoder_hidden"]))] if self.latent_dim else []
+        self._decoder_bias = layers["decoder.output.bias"]
+        first = layers["pixel.hidden0.kernel"]
+        num_neighbours = len(self.offsets)
+        self._first_neighbours = np.ascontiguousarray(first[:num_neighbours])
+        self._first_features = np.ascontiguousarray(first[num_neighbours:])
+        self._first_bias = layers["pixel.hidden0.bias"]
+        tail_names = _layer_names("pixel", len(config["pixel_hidden"]))[1:]
+        pieces, layout, offset = [], [], 0
+        for name in tail_names:
+            kernel, bias = layers[f"{name}.kernel"], layers[f"{name}.bias"]
+            layout.append((kernel.shape[0], kernel.shape[1], offset, offset + kernel.size))
+            pieces += [kernel.ravel(), bias]
+            offset += kernel.size + bias.size
+        self._tail = np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32)
+        self._layout = np.array(layout, dtype=np.int64)
+        self._neighbours = neighbour_table(self.image_shape, self.offsets)
+        self._scaled = np.arange(NUM_SYMBOLS, dtype=np.float32) / np.float32(255)
+
+    def __repr__(self):
+        return (f"PixelVAEModel(name={self.name!r}, image_shape={self.image_shape}, latent_dim={self.latent_dim}, "
+                f"offsets={len(self.offsets)}, pixel_hidden={self.config['pixel_hidden']}, "
+                f"components={self.num_components}, fingerprint={self.fingerprint[:12]}...)")
+
+    # -- per-image networks (rows independent: batch size cannot change a bit) --------------
+    @staticmethod
+    def _mlp(x, layers):
+        none = np.empty((0, 0), dtype=np.float32)
+        for kernel, bias in layers[:-1]:
+            x = _dense(x, kernel, bias, ACTIVATIONS["relu"], none)
+        kernel, bias = layers[-1]
+        return _dense(x, kernel, bias, ACTIVATIONS["linear"], none)
+
+    def encode(self, images):
+        """Posterior q(z|x): ``(mean, std)``, float64 (B, latent_dim), for uint8 images (B, H, W)."""
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape[1:] != self.image_shape:
+            raise ValueError(f"encode expects uint8 images of shape (B, {', '.join(map(str, self.image_shape))}), "
+                             f"got {images.dtype} {images.shape}")
+        if not self.latent_dim:
+            return np.zeros((len(images), 0)), np.ones((len(images), 0))
+        x = self._scaled[images.reshape(len(images), self.num_pixels)]
+        raw = self._mlp(x, self._encoder)
+        mean = raw[:, :self.latent_dim].astype(np.float64)
+        std = _clipped_softplus(np.ascontiguousarray(raw[:, self.latent_dim:]), *self._std_range)
+        return mean, std
+
+    def pixel_features(self, z):
+        """h(z): (B, D * F) float32 per-pixel features (pixel-major) for latents z (B, L)."""
+        z = np.asarray(z)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"expected latents of shape (B, {self.latent_dim}), got {z.shape}")
+        if not self.latent_dim:
+            return np.ascontiguousarray(np.broadcast_to(self._decoder_bias, (len(z), self._decoder_bias.size)))
+        return self._mlp(np.ascontiguousarray(z, dtype=np.float32), self._decoder)
+
+    def context(self, z):
+        """The per-image part of the first pixel layer, ``b0 + h_i @ W0[N:]``: (B * D, H1) float32."""
+        h = self.pixel_features(z).reshape(-1, self.features)
+        return _dense(h, self._first_features, self._first_bias, ACTIVATIONS["linear"],
+                      np.empty((0, 0), dtype=np.float32))
+
+    def _network_args(self, context):
+        return (self._neighbours, self._scaled, context, self._first_neighbours, self._layout, self._tail,
+                *self._log_scale_range)
+
+    def head_params(self, images, z):
+        """Raw head outputs (B, D, 3K) float32 of every pixel, teacher forced (the compress path)."""
+        pixels = self._check_pixels(np.asarray(images).reshape(len(images), -1))
+        raw = np.empty((len(pixels), self.num_pixels, 3 * self.num_components), dtype=np.float32)
+        starts = np.empty(pixels.shape, dtype=np.int64)
+        _intervals_kernel(pixels, *self._network_args(self.context(z)), MIN_PRECISION_BITS, starts,
+                          np.empty_like(starts), raw)
+        return raw
+
+    def _check_pixels(self, pixels):
+        pixels = np.asarray(pixels)
+        if pixels.ndim != 2 or pixels.shape[1] != self.num_pixels:
+            raise ValueError(f"pixels must have shape (lanes, {self.num_pixels}), got {pixels.shape}")
+        if pixels.dtype != np.uint8:
+            if pixels.dtype.kind not in "iu" or (pixels.size and (pixels.min() < 0 or pixels.max() > 255)):
+                raise ValueError("pixels must be integers in [0, 255]")
+        return np.ascontiguousarray(pixels, dtype=np.uint8)
+
+    def likelihood_codec(self, z, precision_bits):
+        """p(x|z) as a codec over (lanes, D) pixels, one lane per row of ``z`` (B, L)."""
+        return AutoregressivePixelCodec(self, z, precision_bits)
+
+
+class AutoregressivePixelCodec:
+    """p(x | z) of a :class:`PixelVAEModel` over the lanes of a message: ``push(message, pixels)``
+    / ``pop(message, num_steps=D)`` (module docstring: order, bit identity)."""
+
+    def __init__(self, model, z, precision_bits):
+        self.precision_bits = check_precision(precision_bits)
+        if self.precision_bits < MIN_PRECISION_BITS:
+            raise ValueError(f"precision_bits must be >= {MIN_PRECISION_BITS} for {NUM_SYMBOLS} symbols")
+        self.model = model
+        self.num_lanes = len(z)
+        self._args = model._network_args(model.context(z))
+
+    def _check_lanes(self, message):
+        if message.num_lanes != self.num_lanes:
+            raise ValueError(f"codec is for {self.num_lanes} lanes, the message has {message.num_lanes}")
+
+    def intervals(self, pixels):
+        """``(starts, freqs)`` int64 (lanes, D) of the pixels' intervals (ValueError if one is empty)."""
+        pixels = self.model._check_pixels(pixels)
+        if len(pixels) != self.num_lanes:
+            raise ValueError(f"pixels are for {len(pixels)} lanes, the codec for {self.num_lanes}")
+        starts = np.empty(pixels.shape, dtype=np.int64)
+        freqs = np.empty(pixels.shape, dtype=np.int64)
+        zero_count = _intervals_kernel(pixels, *self._args, self.precision_bits, starts, freqs, _NO_RECORD_RAW)
+        if zero_count:  # cannot happen (strictly increasing starts): kept as a guard
+            raise_for_status(STATUS_ZERO_FREQUENCY)
+        return starts, freqs
+
+    def push(self, message, pixels):
+        """Push ``pixels`` (lanes, D): pixel D-1 first, lanes 0..L-1 within each."""
+        self._check_lanes(message)
+        starts, freqs = self.intervals(pixels)
+        reverse = (slice(None), slice(None, None, -1))
+        message.push_checked(np.ascontiguousarray(starts[reverse], dtype=np.uint32),
+                             np.ascontiguousarray(freqs[reverse], dtype=np.uint32), self.precision_bits)
+
+    def pop(self, message, num_steps=None, record=None):
+        """Pop (lanes, D) pixels (uint8) in raster order.
+
+        ``record``: an optional dict that receives ``"raw"`` (lanes, D, 3K) head outputs and
+        ``"intervals"`` (lanes, D, 2) ``(start, end)`` as the decoder computed them (tests).
+        """
+        self._check_lanes(message)
+        num_pixels = self.model.num_pixels
+        if num_steps is not None and num_steps != num_pixels:
+            raise ValueError(f"this codec pops whole images of {num_pixels} pixels, not {num_steps}")
+        pixels = np.zeros((self.num_lanes, num_pixels), dtype=np.uint8)
+        record_raw, record_intervals = _NO_RECORD_RAW, _NO_RECORD_INTERVALS
+        if record is not None:
+            record_raw = record["raw"] = np.zeros((self.num_lanes, num_pixels, 3 * self.model.num_components),
+                                                  dtype=np.float32)
+            record_intervals = record["intervals"] = np.zeros((self.num_lanes, num_pixels, 2), dtype=np.int64)
+        stream = message._stream
+        _pop_kernel(message._heads, stream.words, stream.counters, self.precision_bits, *self._args, pixels,
+                    record_raw, record_intervals)
+        return pixels
+
+
+def load_pixelvae(path):
+    """A :class:`PixelVAEModel` from an exported ``.npz`` (``training.pixelvae.export_npz``)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise ValueError(f"{path}: not a readable .npz model file ({error})") from error
+    return PixelVAEModel(path.stem, arrays, path)
+
+
+def random_arrays(image_shape=(28, 28), latent_dim=16, features=4, encoder_hidden=(256,), decoder_hidden=(256,),
+                  offsets=None, pixel_hidden=(64,), components=5, seed=0, weight_scale=1.0):
+    """Arrays of a PixelVAE with random weights (He-scaled normal, times ``weight_scale``), in the
+    exported layout: for tests and benchmarks without Keras.
+
+    ``offsets`` default to 3 rows above at dx = -3..3 and 3 to the left (N = 24).
+    """
+    if offsets is None:
+        offsets = [(dy, dx) for dy in range(-3, 0) for dx in range(-3, 4)] + [(0, -3), (0, -2), (0, -1)]
+    config = dict(format=FORMAT, image_shape=list(image_shape), latent_dim=latent_dim, features=features,
+                  encoder_hidden=list(encoder_hidden), decoder_hidden=list(decoder_hidden),
+                  pixel_hidden=list(pixel_hidden), head="logistic", components=components,
+                  offsets=[list(o) for o in offsets], log_scale_min=-4.0, log_scale_max=7.0, std_min=1e-6,
+                  std_max=1e3)
+    rng = np.random.default_rng(seed)
+    arrays = {"config": np.array(json.dumps(config, sort_keys=True))}
+    for name, shape in _expected_shapes(config).items():
+        fan_in = shape[0] if len(shape) == 2 else 1
+        std = weight_scale * np.sqrt(2.0 / fan_in) if len(shape) == 2 else 0.1 * weight_scale
+        arrays[name] = rng.normal(0.0, std, shape).astype(np.float32)
+    return arrays
