@@ -66,7 +66,7 @@ from numba import njit
 
 from . import portable
 from . import quantize as q
-from .model import ACTIVATIONS, _dense, fingerprint_arrays
+from .model import ROW_BLOCK, fingerprint_arrays
 from .rans import (
     _HEAD_LOWER,
     _WORD_SHIFT,
@@ -356,6 +356,47 @@ def _pop_kernel(heads, words, counters, precision_bits, neighbours, scaled, cont
 
 
 @njit(cache=True, nogil=True)
+def _starts_kernel(raw, log_scale_min, log_scale_max, precision_bits, starts):
+    """``starts[r, k] = start(k)``, k = 0..256, of every row of raw head outputs (R, 3K)."""
+    mixture = np.empty((3, raw.shape[1] // 3), dtype=np.float64)
+    for r in range(raw.shape[0]):
+        _mixture_params(raw[r], log_scale_min, log_scale_max, mixture)
+        for symbol in range(NUM_SYMBOLS + 1):
+            starts[r, symbol] = _symbol_start(symbol, mixture, precision_bits)
+
+
+@njit(cache=True, nogil=True)
+def dense(x, kernel, bias, relu):
+    """``relu?(x @ kernel + bias)`` (float32) row by row, sequentially.
+
+    Each output is ``bias[j]``, then ``+= x[r, k] * kernel[k, j]`` for k ascending with
+    ``x[r, k] != 0``: the order of :func:`bbans_numba.model._dense` (whose ``prange``
+    measured ~100x slower on this busy 2-core machine for a round's 64 rows, so not reused).
+    Rows go in blocks of ``ROW_BLOCK`` to reuse each kernel row from cache.
+    """
+    rows, outputs = x.shape[0], kernel.shape[1]
+    out = np.empty((rows, outputs), dtype=np.float32)
+    for first in range(0, rows, ROW_BLOCK):
+        stop = min(first + ROW_BLOCK, rows)
+        for r in range(first, stop):
+            out[r, :] = bias
+        for k in range(kernel.shape[0]):
+            weights = kernel[k]
+            for r in range(first, stop):
+                xk = x[r, k]
+                if xk != 0:
+                    row = out[r]
+                    for j in range(outputs):
+                        row[j] += xk * weights[j]
+        if relu:
+            for r in range(first, stop):
+                row = out[r]
+                for j in range(outputs):
+                    row[j] = max(row[j], np.float32(0))
+    return out
+
+
+@njit(cache=True, nogil=True)
 def _clipped_softplus(raw, low, high):
     """``clip(softplus(raw), low, high)`` (float64, :func:`bbans_numba.portable.softplus`)."""
     out = np.empty(raw.shape, dtype=np.float64)
@@ -366,6 +407,14 @@ def _clipped_softplus(raw, low, high):
 
 
 # --- Python side ------------------------------------------------------------------------------
+
+
+def check_pixel_precision(precision_bits):
+    """``precision_bits`` as int after checking ``8 <= precision_bits <= 31`` (ValueError)."""
+    precision_bits = check_precision(precision_bits)
+    if precision_bits < MIN_PRECISION_BITS:
+        raise ValueError(f"precision_bits must be >= {MIN_PRECISION_BITS} for {NUM_SYMBOLS} pixel values")
+    return precision_bits
 
 
 def neighbour_table(image_shape, offsets):
@@ -509,11 +558,10 @@ class PixelVAEModel:
     # -- per-image networks (rows independent: batch size cannot change a bit) --------------
     @staticmethod
     def _mlp(x, layers):
-        none = np.empty((0, 0), dtype=np.float32)
         for kernel, bias in layers[:-1]:
-            x = _dense(x, kernel, bias, ACTIVATIONS["relu"], none)
+            x = dense(x, kernel, bias, True)
         kernel, bias = layers[-1]
-        return _dense(x, kernel, bias, ACTIVATIONS["linear"], none)
+        return dense(x, kernel, bias, False)
 
     def encode(self, images):
         """Posterior q(z|x): ``(mean, std)``, float64 (B, latent_dim), for uint8 images (B, H, W)."""
@@ -541,8 +589,7 @@ class PixelVAEModel:
     def context(self, z):
         """The per-image part of the first pixel layer, ``b0 + h_i @ W0[N:]``: (B * D, H1) float32."""
         h = self.pixel_features(z).reshape(-1, self.features)
-        return _dense(h, self._first_features, self._first_bias, ACTIVATIONS["linear"],
-                      np.empty((0, 0), dtype=np.float32))
+        return dense(h, self._first_features, self._first_bias, False)
 
     def _network_args(self, context):
         return (self._neighbours, self._scaled, context, self._first_neighbours, self._layout, self._tail,
@@ -556,6 +603,16 @@ class PixelVAEModel:
         _intervals_kernel(pixels, *self._network_args(self.context(z)), MIN_PRECISION_BITS, starts,
                           np.empty_like(starts), raw)
         return raw
+
+    def interval_starts(self, raw, precision_bits):
+        """``start(k)`` for k = 0..256 (int64, ``raw.shape[:-1] + (257,)``) of raw head outputs
+        (..., 3K): the whole quantized CDF of each pixel (for inspection and tests)."""
+        precision_bits = check_pixel_precision(precision_bits)
+        raw = np.asarray(raw, dtype=np.float32)
+        rows = np.ascontiguousarray(raw.reshape(-1, raw.shape[-1]))
+        starts = np.empty((len(rows), NUM_SYMBOLS + 1), dtype=np.int64)
+        _starts_kernel(rows, *self._log_scale_range, precision_bits, starts)
+        return starts.reshape(raw.shape[:-1] + (NUM_SYMBOLS + 1,))
 
     def _check_pixels(self, pixels):
         pixels = np.asarray(pixels)
@@ -576,9 +633,7 @@ class AutoregressivePixelCodec:
     / ``pop(message, num_steps=D)`` (module docstring: order, bit identity)."""
 
     def __init__(self, model, z, precision_bits):
-        self.precision_bits = check_precision(precision_bits)
-        if self.precision_bits < MIN_PRECISION_BITS:
-            raise ValueError(f"precision_bits must be >= {MIN_PRECISION_BITS} for {NUM_SYMBOLS} symbols")
+        self.precision_bits = check_pixel_precision(precision_bits)
         self.model = model
         self.num_lanes = len(z)
         self._args = model._network_args(model.context(z))
