@@ -12,12 +12,13 @@ Forward pass (float32 networks, float64 head; all of it from IEEE basic operatio
 - posterior: ``a = x / 255``; ``a = relu(a @ W + b)`` per encoder hidden layer; ``out = a @ W
   + b``; ``mean = out[:L]``, ``std = clip(softplus(out[L:]), std_min, std_max)`` (float64,
   :func:`bbans_numba.portable.softplus`).
-- context, once per image: ``h = decoder(z)`` (D, F) (``decoder.output.bias`` alone when
-  L = 0) and ``context_i = b0 + h_i @ W0[N:]`` (H1,), the per-image part of the first
-  pixel layer.
-- pixel network, per pixel: ``u = relu(context_i + n_i @ W0[:N])`` with ``n_i[j] =
+- features, once per image: ``h = decoder(z)``, (D, F) (``decoder.output.bias`` alone when
+  L = 0).
+- pixel network, per pixel: ``u = relu(b0 + h_i @ W0[N:] + n_i @ W0[:N])`` with ``n_i[j] =
   x[r + dy_j, c + dx_j] / 255`` (0 outside the image); ``u = relu(u @ W + b)`` per further
-  hidden layer; ``raw = u @ W + b`` (3K).
+  hidden layer; ``raw = u @ W + b`` (3K).  (The per-image part ``b0 + h_i @ W0[N:]`` is
+  not precomputed: in the lane-vectorized layout below its F terms per output cost less
+  than storing and reloading a (D, H1) array per image.)
 - head: ``w = softmax(raw[:K])``, ``mu = 255 raw[K:2K]``, ``inv_s = exp(-clip(raw[2K:],
   log_scale_min, log_scale_max))``; ``CDF(t) = sum_c w_c sigmoid((t - mu_c) inv_s_c)``.
 - quantization (the per-symbol rule of :mod:`bbans_numba.quantize`):
@@ -26,14 +27,16 @@ Forward pass (float32 networks, float64 head; all of it from IEEE basic operatio
 
 Bit identity of the two sides
 -----------------------------
-Compress (teacher forcing) and decompress (pixel by pixel) call the same inline function,
-:func:`_pixel_interval_params`, for every pixel of every lane, on the same inputs (the
-neighbourhood reads only pixels before ``i``, which decompress has decoded by then, and the
-same per-image context).  Each float32 sum runs in one fixed order, ``acc = first term;
-acc += a_k * W[k]`` for k ascending, skipping ``a_k == 0`` (a choice that depends only on
-``a_k``); nothing is compiled with ``fastmath``, so LLVM neither reassociates nor fuses.
-The dense layers of :mod:`bbans_numba.model` have the same property for the per-image parts.
-So batch size, lane count and thread count cannot change a bit (tests check it directly).
+Compress (teacher forcing) and decompress (pixel by pixel) run the same loop: for each pixel
+``i``, :func:`_pixel_network` evaluates the network for all lanes at once (the inner loops
+run across lanes, vectorized), then :func:`_mixture_params` and :func:`_symbol_start` give
+each lane's interval.  The inputs are the same on both sides: the neighbourhood reads only
+pixels before ``i`` (decoded by then) and h(z) comes from the same latents.  Each float32
+output is its bias, then ``+= input * weight`` over the inputs in ascending order, for every
+lane alike (no data-dependent skipping); nothing is compiled with ``fastmath``, so LLVM
+neither reassociates nor fuses a multiply and an add.  So the lane count, the batch size and
+the other lanes cannot change a bit (tests check it directly).  The per-image dense layers
+(:func:`dense`) have the same property.
 
 Order on the message
 --------------------
@@ -87,6 +90,9 @@ MIN_PRECISION_BITS = 8  # 2**p >= 256 symbols
 _CONFIG_KEYS = ("format", "image_shape", "latent_dim", "features", "encoder_hidden", "decoder_hidden",
                 "pixel_hidden", "head", "components", "offsets", "log_scale_min", "log_scale_max",
                 "std_min", "std_max")
+# The network runs over the lanes rounded up to a multiple of this (zero lanes, ignored): LLVM's
+# vector loops (16 floats, unrolled 4x with AVX-512) then never fall back to scalar remainders.
+LANE_BLOCK = 64
 _NO_RECORD_RAW = np.zeros((0, 0, 0), dtype=np.float32)
 _NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
 
@@ -95,30 +101,44 @@ _NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
 
 
 @njit(cache=True, inline="always")
-def _pixel_raw(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights, hidden_a, hidden_b, raw):
-    """The raw head outputs of pixel ``i`` of ``lane`` into ``raw`` (float32, 3K).
+def _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
+                   hidden_a, hidden_b, raw):
+    """The raw head outputs ``raw[:, r]`` (3K, lanes) of pixel ``i`` of every lane ``r``.
 
-    ``pixels[lane]`` needs to be known only before ``i`` (``neighbours[i]`` lists the flat
-    indices of the causal neighbourhood, -1 outside the image).  ``context[lane * D + i]`` is
-    the per-image part of the first layer; ``first_kernel`` (N, H1) its neighbourhood part;
-    ``layout[l] = (fan_in, fan_out, kernel_offset, bias_offset)`` of every further layer in
-    the flat ``weights``, the last one the (linear) output layer.
+    Arrays are lane-minor, so every inner loop runs across lanes (vectorized): ``pixels``
+    (D, lanes) uint8 must be known before ``i`` (``neighbours[i]`` lists the flat indices of
+    the causal neighbourhood, -1 outside the image); ``features`` (D, F, lanes) is h(z);
+    ``first_kernel`` (N + F, H1) is the first layer's whole kernel (rows [:N] for the
+    neighbourhood, [N:] for h); ``layout[l] = (fan_in, fan_out, kernel_offset, bias_offset)``
+    locates each further layer in the flat ``weights``, the last one the (linear) output
+    layer.  ``values``, ``hidden_a``, ``hidden_b`` are scratch.
+
+    Every output of every lane is its bias, then ``+= input * weight`` over the layer's
+    inputs in ascending order (first layer: features, then the neighbours inside the
+    image), then ReLU: the same operations whatever the number of lanes.
     """
-    num_pixels = neighbours.shape[0]
-    width = first_kernel.shape[1]
-    row = lane * num_pixels + i
-    for j in range(width):
-        hidden_a[j] = context[row, j]
-    for k in range(neighbours.shape[1]):
+    lanes = pixels.shape[1]
+    num_neighbours, num_features = neighbours.shape[1], features.shape[1]
+    for k in range(num_neighbours):
         index = neighbours[i, k]
         if index >= 0:
-            value = pixels[lane, index]
-            if value != 0:  # scaled[0] == 0: the term is skipped (both sides alike)
-                scale = scaled[value]
-                for j in range(width):
-                    hidden_a[j] += scale * first_kernel[k, j]
-    for j in range(width):
-        hidden_a[j] = max(hidden_a[j], np.float32(0))
+            for r in range(lanes):
+                values[k, r] = scaled[pixels[index, r]]
+    for j in range(first_kernel.shape[1]):
+        bias = first_bias[j]
+        for r in range(lanes):
+            hidden_a[j, r] = bias
+        for f in range(num_features):
+            weight = first_kernel[num_neighbours + f, j]
+            for r in range(lanes):
+                hidden_a[j, r] += features[i, f, r] * weight
+        for k in range(num_neighbours):
+            if neighbours[i, k] >= 0:
+                weight = first_kernel[k, j]
+                for r in range(lanes):
+                    hidden_a[j, r] += values[k, r] * weight
+        for r in range(lanes):
+            hidden_a[j, r] = max(hidden_a[j, r], np.float32(0))
     num_layers = layout.shape[0]
     for layer in range(num_layers):
         fan_in, fan_out = layout[layer, 0], layout[layer, 1]
@@ -126,34 +146,34 @@ def _pixel_raw(pixels, lane, i, neighbours, scaled, context, first_kernel, layou
         source = hidden_a if layer % 2 == 0 else hidden_b
         target = raw if layer == num_layers - 1 else (hidden_b if layer % 2 == 0 else hidden_a)
         for o in range(fan_out):
-            target[o] = weights[bias_offset + o]
-        for j in range(fan_in):
-            activation = source[j]
-            if activation != 0:
-                base = kernel_offset + j * fan_out
-                for o in range(fan_out):
-                    target[o] += activation * weights[base + o]
-        if layer < num_layers - 1:
-            for o in range(fan_out):
-                target[o] = max(target[o], np.float32(0))
+            bias = weights[bias_offset + o]
+            for r in range(lanes):
+                target[o, r] = bias
+            for j in range(fan_in):
+                weight = weights[kernel_offset + j * fan_out + o]
+                for r in range(lanes):
+                    target[o, r] += source[j, r] * weight
+            if layer < num_layers - 1:
+                for r in range(lanes):
+                    target[o, r] = max(target[o, r], np.float32(0))
 
 
 @njit(cache=True, inline="always")
-def _mixture_params(raw, log_scale_min, log_scale_max, mixture):
-    """Head outputs -> ``mixture[0] = weights`` (softmax), ``[1] = means`` (pixel units),
-    ``[2] = inverse scales``, float64, each (K,)."""
+def _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture):
+    """Head outputs ``raw[:, lane]`` -> ``mixture[0] = weights`` (softmax), ``[1] = means``
+    (pixel units), ``[2] = inverse scales``, float64, each (K,)."""
     components = mixture.shape[1]
     largest = -np.inf
     for c in range(components):
-        largest = max(largest, np.float64(raw[c]))
+        largest = max(largest, np.float64(raw[c, lane]))
     total = 0.0
     for c in range(components):
-        mixture[0, c] = portable.exp(np.float64(raw[c]) - largest)
+        mixture[0, c] = portable.exp(np.float64(raw[c, lane]) - largest)
         total += mixture[0, c]
     for c in range(components):
         mixture[0, c] /= total
-        mixture[1, c] = 255.0 * np.float64(raw[components + c])
-        log_scale = np.float64(raw[2 * components + c])
+        mixture[1, c] = 255.0 * np.float64(raw[components + c, lane])
+        log_scale = np.float64(raw[2 * components + c, lane])
         log_scale = log_scale_min if not log_scale >= log_scale_min else min(log_scale, log_scale_max)
         mixture[2, c] = portable.exp(-log_scale)
 
@@ -174,15 +194,14 @@ def _symbol_start(symbol, mixture, precision_bits):
 
 
 @njit(cache=True, inline="always")
-def _pixel_interval_params(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights,
-                           log_scale_min, log_scale_max, hidden_a, hidden_b, raw, mixture):
-    """Pixel ``i`` of ``lane``: its raw head outputs into ``raw`` and mixture into ``mixture``.
-
-    THE per-pixel evaluation: compress and decompress both call this, and nothing else, to
-    get the distribution of a pixel (see the module docstring).
-    """
-    _pixel_raw(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights, hidden_a, hidden_b, raw)
-    _mixture_params(raw, log_scale_min, log_scale_max, mixture)
+def _scratch(lanes, neighbours, first_kernel, layout):
+    """The work arrays of :func:`_pixel_network` and :func:`_mixture_params`:
+    ``(values, hidden_a, hidden_b, raw, mixture)``."""
+    widest = max(first_kernel.shape[1], layout[:, 1].max())
+    outputs = layout[-1, 1]
+    return (np.zeros((neighbours.shape[1], lanes), dtype=np.float32), np.empty((widest, lanes), dtype=np.float32),
+            np.empty((widest, lanes), dtype=np.float32), np.empty((outputs, lanes), dtype=np.float32),
+            np.empty((3, outputs // 3), dtype=np.float64))
 
 
 # --- finding the symbol that holds a slot -----------------------------------------------------
@@ -293,26 +312,26 @@ def _pop_step(x, start, freq, precision_bits, words, tail, underflow):
 
 
 # --- kernels ----------------------------------------------------------------------------------
+# Both take the network as ``pixels, features`` (per round, lane-minor, lanes padded to a
+# multiple of LANE_BLOCK with zeros) and ``neighbours, scaled, first_kernel, first_bias,
+# layout, weights, log_scale_min, log_scale_max`` (per model); ``num_lanes`` are real.
 
 
 @njit(cache=True, nogil=True)
-def _intervals_kernel(pixels, neighbours, scaled, context, first_kernel, layout, weights, log_scale_min,
-                      log_scale_max, precision_bits, starts, freqs, record_raw):
-    """Compress side: the interval ``[starts, starts + freqs)`` of every known pixel (L, D),
+def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights,
+                      log_scale_min, log_scale_max, precision_bits, starts, freqs, record_raw):
+    """Compress side: the interval ``[starts, starts + freqs)`` (L, D) of every known pixel,
     teacher forced; returns the count of zero frequencies (0: see :func:`_symbol_start`).
     Records the raw head outputs into ``record_raw`` (L, D, 3K) unless it is empty."""
-    num_lanes, num_pixels = pixels.shape
-    hidden = max(first_kernel.shape[1], layout[:, 1].max())
-    hidden_a = np.empty(hidden, dtype=np.float32)
-    hidden_b = np.empty(hidden, dtype=np.float32)
-    raw = np.empty(layout[-1, 1], dtype=np.float32)
-    mixture = np.empty((3, raw.size // 3), dtype=np.float64)
+    num_pixels, lanes = pixels.shape
+    values, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
     zero_count = 0
-    for lane in range(num_lanes):
-        for i in range(num_pixels):
-            _pixel_interval_params(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights,
-                                   log_scale_min, log_scale_max, hidden_a, hidden_b, raw, mixture)
-            symbol = np.int64(pixels[lane, i])
+    for i in range(num_pixels):
+        _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
+                       hidden_a, hidden_b, raw)
+        for lane in range(num_lanes):
+            _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
+            symbol = np.int64(pixels[i, lane])
             start = _symbol_start(symbol, mixture, precision_bits)
             end = _symbol_start(symbol + 1, mixture, precision_bits)
             starts[lane, i] = start
@@ -320,35 +339,33 @@ def _intervals_kernel(pixels, neighbours, scaled, context, first_kernel, layout,
             if end <= start:
                 zero_count += 1
             if record_raw.shape[0] > 0:
-                record_raw[lane, i, :] = raw
+                record_raw[lane, i, :] = raw[:, lane]
     return zero_count
 
 
 @njit(cache=True, nogil=True)
-def _pop_kernel(heads, words, counters, precision_bits, neighbours, scaled, context, first_kernel, layout, weights,
-                log_scale_min, log_scale_max, pixels, record_raw, record_intervals):
-    """Decompress side: pop (L, D) pixels into ``pixels`` in raster order, lanes ``L-1 .. 0``
+def _pop_kernel(heads, words, counters, precision_bits, num_lanes, pixels, features, neighbours, scaled,
+                first_kernel, first_bias, layout, weights, log_scale_min, log_scale_max, record_raw,
+                record_intervals):
+    """Decompress side: pop (D, L) pixels into ``pixels`` in raster order, lanes ``L-1 .. 0``
     within each (the mirror of the push).  Records each pixel's raw head outputs and interval
-    ``(start, end)`` unless the record arrays are empty."""
-    num_lanes, num_pixels = pixels.shape
-    hidden = max(first_kernel.shape[1], layout[:, 1].max())
-    hidden_a = np.empty(hidden, dtype=np.float32)
-    hidden_b = np.empty(hidden, dtype=np.float32)
-    raw = np.empty(layout[-1, 1], dtype=np.float32)
-    mixture = np.empty((3, raw.size // 3), dtype=np.float64)
+    ``(start, end)`` (L, D, ...) unless the record arrays are empty."""
+    num_pixels, lanes = pixels.shape
+    values, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
     mask = (np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1)
     tail, underflow = counters[0], counters[1]
     for i in range(num_pixels):
+        _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
+                       hidden_a, hidden_b, raw)
         for lane in range(num_lanes - 1, -1, -1):
-            _pixel_interval_params(pixels, lane, i, neighbours, scaled, context, first_kernel, layout, weights,
-                                   log_scale_min, log_scale_max, hidden_a, hidden_b, raw, mixture)
+            _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
             x = heads[lane]
             symbol, start, end = _find_symbol(x & mask, mixture, precision_bits)
             x, tail, underflow = _pop_step(x, start, end - start, precision_bits, words, tail, underflow)
             heads[lane] = x
-            pixels[lane, i] = symbol
+            pixels[i, lane] = symbol
             if record_raw.shape[0] > 0:
-                record_raw[lane, i, :] = raw
+                record_raw[lane, i, :] = raw[:, lane]
             if record_intervals.shape[0] > 0:
                 record_intervals[lane, i, 0] = start
                 record_intervals[lane, i, 1] = end
@@ -357,10 +374,10 @@ def _pop_kernel(heads, words, counters, precision_bits, neighbours, scaled, cont
 
 @njit(cache=True, nogil=True)
 def _starts_kernel(raw, log_scale_min, log_scale_max, precision_bits, starts):
-    """``starts[r, k] = start(k)``, k = 0..256, of every row of raw head outputs (R, 3K)."""
-    mixture = np.empty((3, raw.shape[1] // 3), dtype=np.float64)
-    for r in range(raw.shape[0]):
-        _mixture_params(raw[r], log_scale_min, log_scale_max, mixture)
+    """``starts[r, k] = start(k)``, k = 0..256, of every column of raw head outputs (3K, R)."""
+    mixture = np.empty((3, raw.shape[0] // 3), dtype=np.float64)
+    for r in range(raw.shape[1]):
+        _mixture_params(raw, r, log_scale_min, log_scale_max, mixture)
         for symbol in range(NUM_SYMBOLS + 1):
             starts[r, symbol] = _symbol_start(symbol, mixture, precision_bits)
 
@@ -407,6 +424,15 @@ def _clipped_softplus(raw, low, high):
 
 
 # --- Python side ------------------------------------------------------------------------------
+
+
+def padded_lanes(lanes):
+    """``lanes`` rounded up to a multiple of :data:`LANE_BLOCK` (the kernels' lane count).
+
+    >>> padded_lanes(1), padded_lanes(64), padded_lanes(65)
+    (64, 64, 128)
+    """
+    return -(-lanes // LANE_BLOCK) * LANE_BLOCK
 
 
 def check_pixel_precision(precision_bits):
@@ -533,10 +559,7 @@ class PixelVAEModel:
         self._decoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
                          for n in _layer_names("decoder", len(config["decoder_hidden"]))] if self.latent_dim else []
         self._decoder_bias = layers["decoder.output.bias"]
-        first = layers["pixel.hidden0.kernel"]
-        num_neighbours = len(self.offsets)
-        self._first_neighbours = np.ascontiguousarray(first[:num_neighbours])
-        self._first_features = np.ascontiguousarray(first[num_neighbours:])
+        self._first_kernel = layers["pixel.hidden0.kernel"]
         self._first_bias = layers["pixel.hidden0.bias"]
         tail_names = _layer_names("pixel", len(config["pixel_hidden"]))[1:]
         pieces, layout, offset = [], [], 0
@@ -545,10 +568,12 @@ class PixelVAEModel:
             layout.append((kernel.shape[0], kernel.shape[1], offset, offset + kernel.size))
             pieces += [kernel.ravel(), bias]
             offset += kernel.size + bias.size
-        self._tail = np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32)
         self._layout = np.array(layout, dtype=np.int64)
         self._neighbours = neighbour_table(self.image_shape, self.offsets)
         self._scaled = np.arange(NUM_SYMBOLS, dtype=np.float32) / np.float32(255)
+        # the arguments of the kernels after (pixels, features): see "kernels" above
+        self._network = (self._neighbours, self._scaled, self._first_kernel, self._first_bias, self._layout,
+                         np.concatenate(pieces).astype(np.float32), *self._log_scale_range)
 
     def __repr__(self):
         return (f"PixelVAEModel(name={self.name!r}, image_shape={self.image_shape}, latent_dim={self.latent_dim}, "
@@ -586,32 +611,34 @@ class PixelVAEModel:
             return np.ascontiguousarray(np.broadcast_to(self._decoder_bias, (len(z), self._decoder_bias.size)))
         return self._mlp(np.ascontiguousarray(z, dtype=np.float32), self._decoder)
 
-    def context(self, z):
-        """The per-image part of the first pixel layer, ``b0 + h_i @ W0[N:]``: (B * D, H1) float32."""
-        h = self.pixel_features(z).reshape(-1, self.features)
-        return dense(h, self._first_features, self._first_bias, False)
+    def lane_features(self, z):
+        """h(z) lane-minor, (D, F, lanes) float32, lanes padded with zeros to a multiple of
+        :data:`LANE_BLOCK` (the kernels' layout)."""
+        h = self.pixel_features(z).reshape(len(z), self.num_pixels, self.features)
+        out = np.zeros((self.num_pixels, self.features, padded_lanes(len(z))), dtype=np.float32)
+        out[:, :, :len(z)] = h.transpose(1, 2, 0)
+        return out
 
-    def _network_args(self, context):
-        return (self._neighbours, self._scaled, context, self._first_neighbours, self._layout, self._tail,
-                *self._log_scale_range)
+    def lane_pixels(self, pixels):
+        """Checked pixels (lanes, D) as the kernels' (D, padded lanes) uint8 array."""
+        pixels = self._check_pixels(pixels)
+        out = np.zeros((self.num_pixels, padded_lanes(len(pixels))), dtype=np.uint8)
+        out[:, :len(pixels)] = pixels.T
+        return out
 
     def head_params(self, images, z):
         """Raw head outputs (B, D, 3K) float32 of every pixel, teacher forced (the compress path)."""
-        pixels = self._check_pixels(np.asarray(images).reshape(len(images), -1))
-        raw = np.empty((len(pixels), self.num_pixels, 3 * self.num_components), dtype=np.float32)
-        starts = np.empty(pixels.shape, dtype=np.int64)
-        _intervals_kernel(pixels, *self._network_args(self.context(z)), MIN_PRECISION_BITS, starts,
-                          np.empty_like(starts), raw)
-        return raw
+        return self.likelihood_codec(z, MIN_PRECISION_BITS).intervals(np.asarray(images).reshape(len(images), -1),
+                                                                     record_raw=True)[2]
 
     def interval_starts(self, raw, precision_bits):
         """``start(k)`` for k = 0..256 (int64, ``raw.shape[:-1] + (257,)``) of raw head outputs
         (..., 3K): the whole quantized CDF of each pixel (for inspection and tests)."""
         precision_bits = check_pixel_precision(precision_bits)
         raw = np.asarray(raw, dtype=np.float32)
-        rows = np.ascontiguousarray(raw.reshape(-1, raw.shape[-1]))
-        starts = np.empty((len(rows), NUM_SYMBOLS + 1), dtype=np.int64)
-        _starts_kernel(rows, *self._log_scale_range, precision_bits, starts)
+        columns = np.ascontiguousarray(raw.reshape(-1, raw.shape[-1]).T)
+        starts = np.empty((columns.shape[1], NUM_SYMBOLS + 1), dtype=np.int64)
+        _starts_kernel(columns, *self._log_scale_range, precision_bits, starts)
         return starts.reshape(raw.shape[:-1] + (NUM_SYMBOLS + 1,))
 
     def _check_pixels(self, pixels):
@@ -636,23 +663,28 @@ class AutoregressivePixelCodec:
         self.precision_bits = check_pixel_precision(precision_bits)
         self.model = model
         self.num_lanes = len(z)
-        self._args = model._network_args(model.context(z))
+        self._features = model.lane_features(z)
 
     def _check_lanes(self, message):
         if message.num_lanes != self.num_lanes:
             raise ValueError(f"codec is for {self.num_lanes} lanes, the message has {message.num_lanes}")
 
-    def intervals(self, pixels):
-        """``(starts, freqs)`` int64 (lanes, D) of the pixels' intervals (ValueError if one is empty)."""
-        pixels = self.model._check_pixels(pixels)
+    def intervals(self, pixels, record_raw=False):
+        """``(starts, freqs)`` int64 (lanes, D) of the pixels' intervals, and with
+        ``record_raw`` the raw head outputs (lanes, D, 3K) too."""
+        model = self.model
+        pixels = model._check_pixels(pixels)
         if len(pixels) != self.num_lanes:
             raise ValueError(f"pixels are for {len(pixels)} lanes, the codec for {self.num_lanes}")
-        starts = np.empty(pixels.shape, dtype=np.int64)
-        freqs = np.empty(pixels.shape, dtype=np.int64)
-        zero_count = _intervals_kernel(pixels, *self._args, self.precision_bits, starts, freqs, _NO_RECORD_RAW)
+        starts = np.empty((self.num_lanes, model.num_pixels), dtype=np.int64)
+        freqs = np.empty_like(starts)
+        raw = (np.empty((self.num_lanes, model.num_pixels, 3 * model.num_components), dtype=np.float32)
+               if record_raw else _NO_RECORD_RAW)
+        zero_count = _intervals_kernel(self.num_lanes, model.lane_pixels(pixels), self._features, *model._network,
+                                       self.precision_bits, starts, freqs, raw)
         if zero_count:  # cannot happen (strictly increasing starts): kept as a guard
             raise_for_status(STATUS_ZERO_FREQUENCY)
-        return starts, freqs
+        return (starts, freqs, raw) if record_raw else (starts, freqs)
 
     def push(self, message, pixels):
         """Push ``pixels`` (lanes, D): pixel D-1 first, lanes 0..L-1 within each."""
@@ -672,16 +704,16 @@ class AutoregressivePixelCodec:
         num_pixels = self.model.num_pixels
         if num_steps is not None and num_steps != num_pixels:
             raise ValueError(f"this codec pops whole images of {num_pixels} pixels, not {num_steps}")
-        pixels = np.zeros((self.num_lanes, num_pixels), dtype=np.uint8)
+        pixels = np.zeros((num_pixels, self._features.shape[2]), dtype=np.uint8)
         record_raw, record_intervals = _NO_RECORD_RAW, _NO_RECORD_INTERVALS
         if record is not None:
             record_raw = record["raw"] = np.zeros((self.num_lanes, num_pixels, 3 * self.model.num_components),
                                                   dtype=np.float32)
             record_intervals = record["intervals"] = np.zeros((self.num_lanes, num_pixels, 2), dtype=np.int64)
         stream = message._stream
-        _pop_kernel(message._heads, stream.words, stream.counters, self.precision_bits, *self._args, pixels,
-                    record_raw, record_intervals)
-        return pixels
+        _pop_kernel(message._heads, stream.words, stream.counters, self.precision_bits, self.num_lanes, pixels,
+                    self._features, *self.model._network, record_raw, record_intervals)
+        return np.ascontiguousarray(pixels[:, :self.num_lanes].T)
 
 
 def load_pixelvae(path):
