@@ -93,6 +93,7 @@ _CONFIG_KEYS = ("format", "image_shape", "latent_dim", "features", "encoder_hidd
 # The network runs over the lanes rounded up to a multiple of this (zero lanes, ignored): LLVM's
 # vector loops (16 floats, unrolled 4x with AVX-512) then never fall back to scalar remainders.
 LANE_BLOCK = 64
+SECANT_STEPS = 3  # pop: candidates tried by secant steps after the first guess, before bisection
 _NO_RECORD_RAW = np.zeros((0, 0, 0), dtype=np.float32)
 _NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
 
@@ -102,7 +103,7 @@ _NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
 
 @njit(cache=True, inline="always")
 def _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
-                   hidden_a, hidden_b, raw):
+                   active, hidden_a, hidden_b, raw):
     """The raw head outputs ``raw[:, r]`` (3K, lanes) of pixel ``i`` of every lane ``r``.
 
     Arrays are lane-minor, so every inner loop runs across lanes (vectorized): ``pixels``
@@ -111,19 +112,27 @@ def _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_
     ``first_kernel`` (N + F, H1) is the first layer's whole kernel (rows [:N] for the
     neighbourhood, [N:] for h); ``layout[l] = (fan_in, fan_out, kernel_offset, bias_offset)``
     locates each further layer in the flat ``weights``, the last one the (linear) output
-    layer.  ``values``, ``hidden_a``, ``hidden_b`` are scratch.
+    layer.  ``values``, ``active``, ``hidden_a``, ``hidden_b`` are scratch.
 
     Every output of every lane is its bias, then ``+= input * weight`` over the layer's
-    inputs in ascending order (first layer: features, then the neighbours inside the
-    image), then ReLU: the same operations whatever the number of lanes.
+    inputs in ascending order (first layer: features, then the neighbours), then ReLU: the
+    same operations whatever the number of lanes.  A neighbour outside the image, or 0 in
+    every lane, is skipped: that is bit-exact, because its value is +0 and an accumulator is
+    never -0 (it starts at a bias, never -0: see :class:`PixelVAEModel`; adding a ±0 product
+    to a nonzero value or to +0 changes nothing; x + (-x) is +0), so ``acc + (+0) * w == acc``.
     """
     lanes = pixels.shape[1]
     num_neighbours, num_features = neighbours.shape[1], features.shape[1]
     for k in range(num_neighbours):
         index = neighbours[i, k]
+        active[k] = False
         if index >= 0:
+            nonzero = 0
             for r in range(lanes):
-                values[k, r] = scaled[pixels[index, r]]
+                value = pixels[index, r]
+                nonzero |= value
+                values[k, r] = scaled[value]
+            active[k] = nonzero != 0
     for j in range(first_kernel.shape[1]):
         bias = first_bias[j]
         for r in range(lanes):
@@ -133,7 +142,7 @@ def _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_
             for r in range(lanes):
                 hidden_a[j, r] += features[i, f, r] * weight
         for k in range(num_neighbours):
-            if neighbours[i, k] >= 0:
+            if active[k]:
                 weight = first_kernel[k, j]
                 for r in range(lanes):
                     hidden_a[j, r] += values[k, r] * weight
@@ -196,10 +205,11 @@ def _symbol_start(symbol, mixture, precision_bits):
 @njit(cache=True, inline="always")
 def _scratch(lanes, neighbours, first_kernel, layout):
     """The work arrays of :func:`_pixel_network` and :func:`_mixture_params`:
-    ``(values, hidden_a, hidden_b, raw, mixture)``."""
+    ``(values, active, hidden_a, hidden_b, raw, mixture)``."""
     widest = max(first_kernel.shape[1], layout[:, 1].max())
     outputs = layout[-1, 1]
-    return (np.zeros((neighbours.shape[1], lanes), dtype=np.float32), np.empty((widest, lanes), dtype=np.float32),
+    return (np.zeros((neighbours.shape[1], lanes), dtype=np.float32), np.zeros(neighbours.shape[1], dtype=np.bool_),
+            np.empty((widest, lanes), dtype=np.float32),
             np.empty((widest, lanes), dtype=np.float32), np.empty((outputs, lanes), dtype=np.float32),
             np.empty((3, outputs // 3), dtype=np.float64))
 
@@ -248,53 +258,41 @@ def _guess_symbol(slot, mixture, precision_bits):
 def _find_symbol(slot, mixture, precision_bits):
     """``(symbol, start, end)`` with ``start = start(symbol) <= slot < end = start(symbol + 1)``.
 
-    Starts at :func:`_guess_symbol`, then gallops away from it and bisects, keeping the
-    invariant ``start(low) <= slot < start(high + 1)`` with both values known.
+    Exact whatever the guesses: every step keeps the invariant ``start(low) = low_start <=
+    slot < high_end = start(high + 1)`` and shrinks ``[low, high]``, which holds the answer
+    (starts are strictly increasing).  Candidates: :func:`_guess_symbol`, then up to
+    ``SECANT_STEPS`` secant steps (the local density ``start(c + 1) - start(c)`` of the last
+    candidate predicts how many values lie between it and the slot; a candidate just above
+    the slot is followed by its lower neighbour, the commonest miss), then bisection.
     """
     slot = np.int64(slot)
-    guess = _guess_symbol(slot, mixture, precision_bits)
-    guess_start = _symbol_start(guess, mixture, precision_bits)
-    if guess_start <= slot:
-        low, low_start = guess, guess_start
-        high_start = _symbol_start(guess + 1, mixture, precision_bits)
-        if high_start > slot:
-            return low, low_start, high_start
-        low, low_start = guess + 1, high_start
-        step = 1
-        high = NUM_SYMBOLS - 1
-        high_start = np.int64(1) << precision_bits  # start(high + 1)
-        while True:  # gallop up: probe low + step
-            probe = low + step
-            if probe >= NUM_SYMBOLS:
-                break
-            probe_start = _symbol_start(probe, mixture, precision_bits)
-            if probe_start > slot:
-                high, high_start = probe - 1, probe_start
-                break
-            low, low_start = probe, probe_start
-            step *= 2
-    else:
-        high, high_start = guess - 1, guess_start
-        low, low_start = 0, np.int64(0)
-        step = 1
-        while True:  # gallop down: probe high + 1 - step
-            probe = high + 1 - step
-            if probe <= 0:
-                break
-            probe_start = _symbol_start(probe, mixture, precision_bits)
-            if probe_start <= slot:
-                low, low_start = probe, probe_start
-                break
-            high, high_start = probe - 1, probe_start
-            step *= 2
-    while low < high:  # invariant: start(low) = low_start <= slot < start(high + 1) = high_start
+    low, low_start = 0, np.int64(0)
+    high, high_end = NUM_SYMBOLS - 1, np.int64(1) << precision_bits
+    candidate = _guess_symbol(slot, mixture, precision_bits)
+    for _ in range(SECANT_STEPS + 1):
+        start = low_start if candidate == low else _symbol_start(candidate, mixture, precision_bits)
+        if start <= slot:
+            end = high_end if candidate == high else _symbol_start(candidate + 1, mixture, precision_bits)
+            if end > slot:
+                return candidate, start, end
+            density = end - start
+            low, low_start = candidate + 1, end
+            candidate = low + (slot - low_start) // density
+        else:
+            density = high_end - start if candidate == high else np.int64(0)
+            high, high_end = candidate - 1, start
+            candidate = high - (high_end - 1 - slot) // density if density > 0 else high
+        if low == high:
+            return low, low_start, high_end
+        candidate = min(max(candidate, low), high)
+    while low < high:  # bisection
         middle = (low + high + 1) >> 1
         middle_start = _symbol_start(middle, mixture, precision_bits)
         if middle_start <= slot:
             low, low_start = middle, middle_start
         else:
-            high, high_start = middle - 1, middle_start
-    return low, low_start, high_start
+            high, high_end = middle - 1, middle_start
+    return low, low_start, high_end
 
 
 # --- the rANS steps (the one place this module touches the coder) ----------------------------
@@ -324,11 +322,11 @@ def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, first_ker
     teacher forced; returns the count of zero frequencies (0: see :func:`_symbol_start`).
     Records the raw head outputs into ``record_raw`` (L, D, 3K) unless it is empty."""
     num_pixels, lanes = pixels.shape
-    values, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
+    values, active, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
     zero_count = 0
     for i in range(num_pixels):
         _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
-                       hidden_a, hidden_b, raw)
+                       active, hidden_a, hidden_b, raw)
         for lane in range(num_lanes):
             _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
             symbol = np.int64(pixels[i, lane])
@@ -351,12 +349,12 @@ def _pop_kernel(heads, words, counters, precision_bits, num_lanes, pixels, featu
     within each (the mirror of the push).  Records each pixel's raw head outputs and interval
     ``(start, end)`` (L, D, ...) unless the record arrays are empty."""
     num_pixels, lanes = pixels.shape
-    values, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
+    values, active, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
     mask = (np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1)
     tail, underflow = counters[0], counters[1]
     for i in range(num_pixels):
         _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
-                       hidden_a, hidden_b, raw)
+                       active, hidden_a, hidden_b, raw)
         for lane in range(num_lanes - 1, -1, -1):
             _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
             x = heads[lane]
@@ -554,6 +552,9 @@ class PixelVAEModel:
         self._std_range = (float(config["std_min"]), float(config["std_max"]))
         self._log_scale_range = (float(config["log_scale_min"]), float(config["log_scale_max"]))
         layers = {key: np.ascontiguousarray(value) for key, value in arrays.items() if key != "config"}
+        for key in layers:  # -0.0 + 0.0 = +0.0: no bias is -0, so no accumulator ever is (_pixel_network)
+            if key.endswith(".bias"):
+                layers[key] = layers[key] + np.float32(0)
         self._encoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
                          for n in _layer_names("encoder", len(config["encoder_hidden"]))] if self.latent_dim else []
         self._decoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
