@@ -102,69 +102,99 @@ _NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
 
 
 @njit(cache=True, inline="always")
-def _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
-                   active, hidden_a, hidden_b, raw):
+def _dense_lanes(inputs, rows, count, weights, layer, target, relu, nonzero_rows):
+    """One dense layer for every lane: ``target[o, :] = relu?(bias[o] + sum_t inputs[rows[t], :]
+    * kernel[rows[t], o])`` over ``t < count`` in that order; returns how many outputs are
+    nonzero in some lane, listed in ``nonzero_rows`` (only with ``relu``).
+
+    ``layer = (fan_in, fan_out, kernel_offset, bias_offset)`` locates the layer in the flat
+    ``weights`` (kernel row-major, (fan_in, fan_out)).  Terms are added four per pass over
+    the lanes, ``(((acc + a0 w0) + a1 w1) + a2 w2) + a3 w3``: the very operations of four
+    passes, with a quarter of the loads and stores of the accumulator.
+    """
+    lanes = target.shape[1]
+    fan_out, kernel_offset, bias_offset = layer[1], layer[2], layer[3]
+    num_nonzero = 0
+    for o in range(fan_out):
+        bias = weights[bias_offset + o]
+        for r in range(lanes):
+            target[o, r] = bias
+        t = 0
+        while t + 4 <= count:
+            k0, k1, k2, k3 = rows[t], rows[t + 1], rows[t + 2], rows[t + 3]
+            w0 = weights[kernel_offset + k0 * fan_out + o]
+            w1 = weights[kernel_offset + k1 * fan_out + o]
+            w2 = weights[kernel_offset + k2 * fan_out + o]
+            w3 = weights[kernel_offset + k3 * fan_out + o]
+            for r in range(lanes):
+                target[o, r] = (((target[o, r] + inputs[k0, r] * w0) + inputs[k1, r] * w1)
+                                + inputs[k2, r] * w2) + inputs[k3, r] * w3
+            t += 4
+        while t < count:
+            k0 = rows[t]
+            w0 = weights[kernel_offset + k0 * fan_out + o]
+            for r in range(lanes):
+                target[o, r] += inputs[k0, r] * w0
+            t += 1
+        if relu:
+            nonzero = False
+            for r in range(lanes):
+                value = max(target[o, r], np.float32(0))
+                target[o, r] = value
+                nonzero |= value != 0
+            if nonzero:
+                nonzero_rows[num_nonzero] = o
+                num_nonzero += 1
+    return num_nonzero
+
+
+@njit(cache=True, inline="always")
+def _pixel_network(i, pixels, features, neighbours, scaled, layout, weights, inputs, rows_a, rows_b, hidden_a,
+                   hidden_b, raw):
     """The raw head outputs ``raw[:, r]`` (3K, lanes) of pixel ``i`` of every lane ``r``.
 
     Arrays are lane-minor, so every inner loop runs across lanes (vectorized): ``pixels``
     (D, lanes) uint8 must be known before ``i`` (``neighbours[i]`` lists the flat indices of
-    the causal neighbourhood, -1 outside the image); ``features`` (D, F, lanes) is h(z);
-    ``first_kernel`` (N + F, H1) is the first layer's whole kernel (rows [:N] for the
-    neighbourhood, [N:] for h); ``layout[l] = (fan_in, fan_out, kernel_offset, bias_offset)``
-    locates each further layer in the flat ``weights``, the last one the (linear) output
-    layer.  ``values``, ``active``, ``hidden_a``, ``hidden_b`` are scratch.
+    the causal neighbourhood, -1 outside the image); ``features`` (D, F, lanes) is h(z).
+    The network input ``v = concat(n_i, h_i)`` (N + F, lanes) goes into ``inputs``;
+    ``layout[l] = (fan_in, fan_out, kernel_offset, bias_offset)`` locates each layer in the
+    flat ``weights``, the last one the (linear) output layer; ``rows_*``, ``hidden_*`` are
+    scratch.
 
     Every output of every lane is its bias, then ``+= input * weight`` over the layer's
-    inputs in ascending order (first layer: features, then the neighbours), then ReLU: the
-    same operations whatever the number of lanes.  A neighbour outside the image, or 0 in
-    every lane, is skipped: that is bit-exact, because its value is +0 and an accumulator is
-    never -0 (it starts at a bias, never -0: see :class:`PixelVAEModel`; adding a ±0 product
-    to a nonzero value or to +0 changes nothing; x + (-x) is +0), so ``acc + (+0) * w == acc``.
+    inputs in ascending order, then ReLU: the same operations whatever the lanes.  An input
+    that is 0 in every lane (a neighbour outside the image, a unit dead in every lane) is
+    skipped: that is bit-exact, because such an input is +0 (``x / 255`` of 0, or
+    ``max(x, +0)``) and no accumulator is ever -0 (it starts at a bias, which is never -0,
+    see :class:`PixelVAEModel`; a sum of nonzero values rounds to +0, never -0; adding
+    ``+0 * w = ±0`` to a nonzero value or to +0 changes nothing): ``acc + (+0) * w == acc``.
     """
     lanes = pixels.shape[1]
     num_neighbours, num_features = neighbours.shape[1], features.shape[1]
+    count = 0
     for k in range(num_neighbours):
         index = neighbours[i, k]
-        active[k] = False
         if index >= 0:
             nonzero = 0
             for r in range(lanes):
                 value = pixels[index, r]
                 nonzero |= value
-                values[k, r] = scaled[value]
-            active[k] = nonzero != 0
-    for j in range(first_kernel.shape[1]):
-        bias = first_bias[j]
+                inputs[k, r] = scaled[value]
+            if nonzero:
+                rows_a[count] = k
+                count += 1
+    for f in range(num_features):
         for r in range(lanes):
-            hidden_a[j, r] = bias
-        for f in range(num_features):
-            weight = first_kernel[num_neighbours + f, j]
-            for r in range(lanes):
-                hidden_a[j, r] += features[i, f, r] * weight
-        for k in range(num_neighbours):
-            if active[k]:
-                weight = first_kernel[k, j]
-                for r in range(lanes):
-                    hidden_a[j, r] += values[k, r] * weight
-        for r in range(lanes):
-            hidden_a[j, r] = max(hidden_a[j, r], np.float32(0))
-    num_layers = layout.shape[0]
-    for layer in range(num_layers):
-        fan_in, fan_out = layout[layer, 0], layout[layer, 1]
-        kernel_offset, bias_offset = layout[layer, 2], layout[layer, 3]
-        source = hidden_a if layer % 2 == 0 else hidden_b
-        target = raw if layer == num_layers - 1 else (hidden_b if layer % 2 == 0 else hidden_a)
-        for o in range(fan_out):
-            bias = weights[bias_offset + o]
-            for r in range(lanes):
-                target[o, r] = bias
-            for j in range(fan_in):
-                weight = weights[kernel_offset + j * fan_out + o]
-                for r in range(lanes):
-                    target[o, r] += source[j, r] * weight
-            if layer < num_layers - 1:
-                for r in range(lanes):
-                    target[o, r] = max(target[o, r], np.float32(0))
+            inputs[num_neighbours + f, r] = features[i, f, r]
+        rows_a[count] = num_neighbours + f
+        count += 1
+    last = layout.shape[0] - 1
+    count = _dense_lanes(inputs, rows_a, count, weights, layout[0], hidden_a if last else raw, last > 0, rows_b)
+    for layer in range(1, last + 1):  # hidden_a -> hidden_b -> hidden_a ... -> raw
+        source, source_rows = (hidden_a, rows_b) if layer % 2 == 1 else (hidden_b, rows_a)
+        target, target_rows = (hidden_b, rows_a) if layer % 2 == 1 else (hidden_a, rows_b)
+        count = _dense_lanes(source, source_rows, count, weights, layout[layer], raw if layer == last else target,
+                             layer < last, target_rows)
 
 
 @njit(cache=True, inline="always")
@@ -203,13 +233,13 @@ def _symbol_start(symbol, mixture, precision_bits):
 
 
 @njit(cache=True, inline="always")
-def _scratch(lanes, neighbours, first_kernel, layout):
+def _scratch(lanes, layout):
     """The work arrays of :func:`_pixel_network` and :func:`_mixture_params`:
-    ``(values, active, hidden_a, hidden_b, raw, mixture)``."""
-    widest = max(first_kernel.shape[1], layout[:, 1].max())
+    ``(inputs, rows_a, rows_b, hidden_a, hidden_b, raw, mixture)``."""
+    widest = max(layout[:, 0].max(), layout[:, 1].max())
     outputs = layout[-1, 1]
-    return (np.zeros((neighbours.shape[1], lanes), dtype=np.float32), np.zeros(neighbours.shape[1], dtype=np.bool_),
-            np.empty((widest, lanes), dtype=np.float32),
+    return (np.zeros((layout[0, 0], lanes), dtype=np.float32), np.empty(widest, dtype=np.int64),
+            np.empty(widest, dtype=np.int64), np.empty((widest, lanes), dtype=np.float32),
             np.empty((widest, lanes), dtype=np.float32), np.empty((outputs, lanes), dtype=np.float32),
             np.empty((3, outputs // 3), dtype=np.float64))
 
@@ -311,22 +341,21 @@ def _pop_step(x, start, freq, precision_bits, words, tail, underflow):
 
 # --- kernels ----------------------------------------------------------------------------------
 # Both take the network as ``pixels, features`` (per round, lane-minor, lanes padded to a
-# multiple of LANE_BLOCK with zeros) and ``neighbours, scaled, first_kernel, first_bias,
-# layout, weights, log_scale_min, log_scale_max`` (per model); ``num_lanes`` are real.
+# multiple of LANE_BLOCK with zeros) and ``neighbours, scaled, layout, weights, log_scale_min,
+# log_scale_max`` (per model, :attr:`PixelVAEModel._network`); ``num_lanes`` are real.
 
 
 @njit(cache=True, nogil=True)
-def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights,
-                      log_scale_min, log_scale_max, precision_bits, starts, freqs, record_raw):
+def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, layout, weights, log_scale_min, log_scale_max, precision_bits, starts, freqs, record_raw):
     """Compress side: the interval ``[starts, starts + freqs)`` (L, D) of every known pixel,
     teacher forced; returns the count of zero frequencies (0: see :func:`_symbol_start`).
     Records the raw head outputs into ``record_raw`` (L, D, 3K) unless it is empty."""
     num_pixels, lanes = pixels.shape
-    values, active, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
+    inputs, rows_a, rows_b, hidden_a, hidden_b, raw, mixture = _scratch(lanes, layout)
     zero_count = 0
     for i in range(num_pixels):
-        _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
-                       active, hidden_a, hidden_b, raw)
+        _pixel_network(i, pixels, features, neighbours, scaled, layout, weights, inputs, rows_a, rows_b, hidden_a,
+                       hidden_b, raw)
         for lane in range(num_lanes):
             _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
             symbol = np.int64(pixels[i, lane])
@@ -342,19 +371,18 @@ def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, first_ker
 
 
 @njit(cache=True, nogil=True)
-def _pop_kernel(heads, words, counters, precision_bits, num_lanes, pixels, features, neighbours, scaled,
-                first_kernel, first_bias, layout, weights, log_scale_min, log_scale_max, record_raw,
-                record_intervals):
+def _pop_kernel(heads, words, counters, precision_bits, num_lanes, pixels, features, neighbours, scaled, layout,
+                weights, log_scale_min, log_scale_max, record_raw, record_intervals):
     """Decompress side: pop (D, L) pixels into ``pixels`` in raster order, lanes ``L-1 .. 0``
     within each (the mirror of the push).  Records each pixel's raw head outputs and interval
     ``(start, end)`` (L, D, ...) unless the record arrays are empty."""
     num_pixels, lanes = pixels.shape
-    values, active, hidden_a, hidden_b, raw, mixture = _scratch(lanes, neighbours, first_kernel, layout)
+    inputs, rows_a, rows_b, hidden_a, hidden_b, raw, mixture = _scratch(lanes, layout)
     mask = (np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1)
     tail, underflow = counters[0], counters[1]
     for i in range(num_pixels):
-        _pixel_network(i, pixels, features, neighbours, scaled, first_kernel, first_bias, layout, weights, values,
-                       active, hidden_a, hidden_b, raw)
+        _pixel_network(i, pixels, features, neighbours, scaled, layout, weights, inputs, rows_a, rows_b, hidden_a,
+                       hidden_b, raw)
         for lane in range(num_lanes - 1, -1, -1):
             _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
             x = heads[lane]
@@ -560,11 +588,8 @@ class PixelVAEModel:
         self._decoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
                          for n in _layer_names("decoder", len(config["decoder_hidden"]))] if self.latent_dim else []
         self._decoder_bias = layers["decoder.output.bias"]
-        self._first_kernel = layers["pixel.hidden0.kernel"]
-        self._first_bias = layers["pixel.hidden0.bias"]
-        tail_names = _layer_names("pixel", len(config["pixel_hidden"]))[1:]
         pieces, layout, offset = [], [], 0
-        for name in tail_names:
+        for name in _layer_names("pixel", len(config["pixel_hidden"])):  # all in one flat array
             kernel, bias = layers[f"{name}.kernel"], layers[f"{name}.bias"]
             layout.append((kernel.shape[0], kernel.shape[1], offset, offset + kernel.size))
             pieces += [kernel.ravel(), bias]
@@ -573,8 +598,8 @@ class PixelVAEModel:
         self._neighbours = neighbour_table(self.image_shape, self.offsets)
         self._scaled = np.arange(NUM_SYMBOLS, dtype=np.float32) / np.float32(255)
         # the arguments of the kernels after (pixels, features): see "kernels" above
-        self._network = (self._neighbours, self._scaled, self._first_kernel, self._first_bias, self._layout,
-                         np.concatenate(pieces).astype(np.float32), *self._log_scale_range)
+        self._network = (self._neighbours, self._scaled, self._layout, np.concatenate(pieces).astype(np.float32),
+                         *self._log_scale_range)
 
     def __repr__(self):
         return (f"PixelVAEModel(name={self.name!r}, image_shape={self.image_shape}, latent_dim={self.latent_dim}, "
