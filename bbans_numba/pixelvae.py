@@ -28,15 +28,17 @@ Forward pass (float32 networks, float64 head; all of it from IEEE basic operatio
 Bit identity of the two sides
 -----------------------------
 Compress (teacher forcing) and decompress (pixel by pixel) run the same loop: for each pixel
-``i``, :func:`_pixel_network` evaluates the network for all lanes at once (the inner loops
-run across lanes, vectorized), then :func:`_mixture_params` and :func:`_symbol_start` give
-each lane's interval.  The inputs are the same on both sides: the neighbourhood reads only
-pixels before ``i`` (decoded by then) and h(z) comes from the same latents.  Each float32
-output is its bias, then ``+= input * weight`` over the inputs in ascending order, for every
-lane alike (no data-dependent skipping); nothing is compiled with ``fastmath``, so LLVM
-neither reassociates nor fuses a multiply and an add.  So the lane count, the batch size and
-the other lanes cannot change a bit (tests check it directly).  The per-image dense layers
-(:func:`dense`) have the same property.
+``i``, :func:`_pixel_network` (inline in both kernels) evaluates the network for all lanes
+at once (the inner loops run across lanes, vectorized), then the jitted functions
+:func:`_mixture_params` and :func:`_symbol_start` give each lane's interval (ordinary
+calls: inlining them into the search tripled the compile time).  The inputs are the same on
+both sides: the neighbourhood reads only pixels before ``i`` (decoded by then) and h(z)
+comes from the same latents.  Each float32 output is its bias, then ``+= input * weight``
+over the inputs in ascending order, the same for every lane (inputs that are +0 in every
+lane are skipped, which changes no bit: :func:`_pixel_network`); nothing is compiled with
+``fastmath``, so LLVM neither reassociates nor fuses a multiply and an add.  So the lane
+count, the batch size and the other lanes cannot change a bit (tests check it directly).
+The per-image dense layers (:func:`dense`) have the same property.
 
 Order on the message
 --------------------
@@ -197,7 +199,7 @@ def _pixel_network(i, pixels, features, neighbours, scaled, layout, weights, inp
                              layer < last, target_rows)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture):
     """Head outputs ``raw[:, lane]`` -> ``mixture[0] = weights`` (softmax), ``[1] = means``
     (pixel units), ``[2] = inverse scales``, float64, each (K,)."""
@@ -217,7 +219,7 @@ def _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture):
         mixture[2, c] = portable.exp(-log_scale)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def _symbol_start(symbol, mixture, precision_bits):
     """``start(symbol)`` for ``0 <= symbol <= 256`` (module docstring): strictly increasing,
     since the CDF is a fixed-order sum of monotone terms and the rule adds ``symbol``."""
