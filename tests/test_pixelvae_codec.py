@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from numba import njit
 
 import bbans_numba as bb
 from bbans_numba import pixelvae as pv
@@ -182,3 +183,38 @@ def test_neighbour_table_is_causal():
     offsets = [(-2, -1), (-1, 2), (0, -1)]
     table = pv.neighbour_table((5, 4), offsets)
     assert np.all(table < np.arange(20)[:, None])
+
+
+@njit
+def _find_all(raw, log_scale_range, precision_bits, found):
+    """found[c, slot] = (symbol, start, end) of every slot under the mixture of raw column c."""
+    mixture = np.empty((3, raw.shape[0] // 3))
+    for c in range(raw.shape[1]):
+        pv._mixture_params(raw, c, log_scale_range[0], log_scale_range[1], mixture)
+        for slot in range(found.shape[1]):
+            found[c, slot] = pv._find_symbol(np.uint64(slot), mixture, precision_bits)
+
+
+def test_pop_search_finds_the_symbol_of_every_slot(model):
+    """The search returns the value whose interval holds the slot, for every slot, under
+    ordinary, sharp, flat, far-off and non-finite mixtures."""
+    rng = np.random.default_rng(7)
+    k = model.num_components
+    raw = rng.normal(0, 1, (40, 3 * k)).astype(np.float32)
+    raw[10:20, 2 * k:] = -30.0  # scales below the clamp: all mass on one or two values
+    raw[20:25, 2 * k:] = 30.0  # flat
+    raw[25:30, k:2 * k] = rng.normal(0, 50, (5, k))  # means far outside 0..255
+    raw[30:33, :k] = rng.normal(0, 1e4, (3, k))  # saturated softmax
+    raw[33, 0], raw[34, k], raw[35, 2 * k] = np.inf, np.nan, -np.inf
+    raw[36:38] = np.float32(3e38)
+    precision = 12
+    starts = model.interval_starts(raw, precision)
+    found = np.empty((len(raw), 1 << precision, 3), dtype=np.int64)
+    _find_all(np.ascontiguousarray(raw.T), model._network[-2:], precision, found)
+    slots = np.arange(1 << precision)
+    for c in range(len(raw)):
+        assert np.all(np.diff(starts[c]) >= 1)
+        symbols = np.searchsorted(starts[c], slots, side="right") - 1
+        assert np.array_equal(found[c, :, 0], symbols)
+        assert np.array_equal(found[c, :, 1], starts[c][symbols])
+        assert np.array_equal(found[c, :, 2], starts[c][symbols + 1])
