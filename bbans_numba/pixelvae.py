@@ -17,8 +17,8 @@ Forward pass (float32 networks, float64 head; all of it from IEEE basic operatio
 - pixel network, per pixel: ``u = relu(b0 + h_i @ W0[N:] + n_i @ W0[:N])`` with ``n_i[j] =
   x[r + dy_j, c + dx_j] / 255`` (0 outside the image); ``u = relu(u @ W + b)`` per further
   hidden layer; ``raw = u @ W + b`` (3K).  (The per-image part ``b0 + h_i @ W0[N:]`` is
-  not precomputed: in the lane-vectorized layout below its F terms per output cost less
-  than storing and reloading a (D, H1) array per image.)
+  not precomputed: each pixel uses its own once, so a separate pass would do the same
+  multiply-adds plus a store and reload of (D, H1) floats per image.)
 - head: ``w = softmax(raw[:K])``, ``mu = 255 raw[K:2K]``, ``inv_s = exp(-clip(raw[2K:],
   log_scale_min, log_scale_max))``; ``CDF(t) = sum_c w_c sigmoid((t - mu_c) inv_s_c)``.
 - quantization (the per-symbol rule of :mod:`bbans_numba.quantize`):
@@ -65,7 +65,6 @@ True
 import json
 from pathlib import Path
 
-import numba
 import numpy as np
 from numba import njit
 
@@ -75,7 +74,6 @@ from .model import ROW_BLOCK, fingerprint_arrays
 from .rans import (
     _HEAD_LOWER,
     _WORD_SHIFT,
-    STATUS_OK,
     STATUS_ZERO_FREQUENCY,
     check_precision,
     decode_interval,
@@ -348,7 +346,8 @@ def _pop_step(x, start, freq, precision_bits, words, tail, underflow):
 
 
 @njit(cache=True, nogil=True)
-def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, layout, weights, log_scale_min, log_scale_max, precision_bits, starts, freqs, record_raw):
+def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, layout, weights, log_scale_min, log_scale_max,
+                      precision_bits, starts, freqs, record_raw):
     """Compress side: the interval ``[starts, starts + freqs)`` (L, D) of every known pixel,
     teacher forced; returns the count of zero frequencies (0: see :func:`_symbol_start`).
     Records the raw head outputs into ``record_raw`` (L, D, 3K) unless it is empty."""
