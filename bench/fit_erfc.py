@@ -12,70 +12,18 @@ truncation error under 0.03 ulp of the result).
 
     python -m bench.fit_erfc        # prints the tuple pasted into bbans_numba/portable.py
 
-Examples
---------
->>> from decimal import Decimal
->>> round(float(erfcx(Decimal(3))), 15)  # exp(9) * erfc(3)
-0.17900115118139
+The high-precision ``erfcx``, ``pi`` and ``cos`` come from :mod:`bench.exact_math`.
 """
 
 import argparse
 import decimal
 from decimal import Decimal
 
+from bench.exact_math import cos, erfcx, pi
+
 T_LOW = Decimal(1) / 16  # t range [1/16, 1] <=> z in [0, 30]
 NODES = 48
 WORKING_DIGITS = 45
-
-
-def pi():
-    """pi at the current decimal precision (the ``decimal`` documentation's recipe)."""
-    with decimal.localcontext() as ctx:
-        ctx.prec += 2
-        last, t, s, n, na, d, da = 0, Decimal(3), 3, 1, 0, 0, 24
-        while s != last:
-            last = s
-            n, na = n + na, na + 8
-            d, da = d + da, da + 32
-            t = (t * n) / d
-            s += t
-    return +s
-
-
-def cos(x):
-    """cos(x) by its Taylor series at the current precision (for |x| <= 2 pi)."""
-    with decimal.localcontext() as ctx:
-        ctx.prec += 2
-        i, last, s, fact, num, sign = 0, 0, 1, 1, 1, 1
-        while s != last:
-            last = s
-            i += 2
-            fact *= i * (i - 1)
-            num *= x * x
-            sign *= -1
-            s += num / fact * sign
-    return +s
-
-
-def erfcx(z):
-    """``exp(z**2) * erfc(z)`` for Decimal ``z >= 0``, to the current precision.
-
-    ``erf(z) = 2/sqrt(pi) exp(-z**2) sum_n 2**n z**(2n+1) / (1*3*...*(2n+1))`` has only
-    positive terms; the subtraction from ``exp(z**2)`` cancels about ``z**2 / ln 10``
-    digits, which are added to the working precision.
-    """
-    digits = decimal.getcontext().prec
-    with decimal.localcontext() as ctx:
-        ctx.prec = digits + int(z * z / Decimal("2.302585")) + 10
-        zz = z * z
-        term = total = +z
-        n = 0
-        while term >= total.scaleb(-(ctx.prec + 2)):
-            term = term * 2 * zz / (2 * n + 3)
-            total += term
-            n += 1
-        result = zz.exp() - 2 / pi().sqrt() * total
-    return +result
 
 
 def chebyshev_coefficients(function, count):

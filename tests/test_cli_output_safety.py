@@ -1,5 +1,5 @@
-"""The CLI's outputs cannot lose a file (issue 12, item 5): these fail today and pass once
-``bbans_numba.fileio`` is wired into ``cli.py`` (its atomic writes and up-front checks).
+"""The CLI's outputs cannot lose a file (issue 12, item 5): ``cli.py`` writes through
+``bbans_numba.fileio`` (atomic writes, outputs checked before the work).
 
 They use ``test_cli``'s fake codec, so they run in milliseconds.
 """
@@ -12,8 +12,6 @@ import pytest
 from test_cli import assert_one_line_error, bbans_file, fake_codec, images, npy_input, run_main  # noqa: F401
 
 import bbans_numba as bb
-
-NOT_WIRED = pytest.mark.xfail(strict=False, reason="bbans_numba.fileio is not wired into cli.py yet (issue 12 item 5)")
 
 
 @contextlib.contextmanager
@@ -29,7 +27,6 @@ def file_size_limit(limit):
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
 
-@NOT_WIRED
 @pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_FSIZE is POSIX")
 def test_a_forced_write_that_fails_keeps_the_old_file(capsys, bbans_file, tmp_path, fake_codec):
     output = tmp_path / "out.npy"
@@ -41,7 +38,6 @@ def test_a_forced_write_that_fails_keeps_the_old_file(capsys, bbans_file, tmp_pa
     assert sorted(path.name for path in tmp_path.iterdir()) == ["images.bbans", "out.npy"]
 
 
-@NOT_WIRED
 def test_an_upper_case_npy_suffix_writes_that_very_file(capsys, bbans_file, tmp_path, images, fake_codec):
     (tmp_path / "out.NPY.npy").write_bytes(b"someone's file")
     assert run_main(capsys, "decompress", bbans_file, tmp_path / "out.NPY", "--quiet")[0] == 0
@@ -49,20 +45,20 @@ def test_an_upper_case_npy_suffix_writes_that_very_file(capsys, bbans_file, tmp_
     assert (tmp_path / "out.NPY.npy").read_bytes() == b"someone's file"
 
 
-@NOT_WIRED
-@pytest.mark.parametrize("command", ["compress", "decompress"])
+@pytest.mark.parametrize(("command", "output"), [("compress", "out.npy"), ("decompress", "out.npy"),
+                                                ("decompress", "pngs")])
 def test_a_missing_output_folder_is_refused_before_the_work(capsys, monkeypatch, npy_input, bbans_file, tmp_path,
-                                                            command):
+                                                            command, output):
     def must_not_run(*args, **kwargs):
         raise AssertionError("the codec ran before the output was checked")
 
     monkeypatch.setattr(bb, command, must_not_run)
     source = npy_input if command == "compress" else bbans_file
-    status, _, err = run_main(capsys, command, source, tmp_path / "missing" / "out.npy")
+    status, _, err = run_main(capsys, command, source, tmp_path / "missing" / output)
     assert_one_line_error(status, err, "missing does not exist")
+    assert not (tmp_path / "missing").exists()
 
 
-@NOT_WIRED
 def test_a_file_appearing_during_the_work_is_not_replaced(capsys, monkeypatch, bbans_file, tmp_path, fake_codec):
     output = tmp_path / "out.npy"
     decompress = bb.decompress
@@ -77,7 +73,6 @@ def test_a_file_appearing_during_the_work_is_not_replaced(capsys, monkeypatch, b
     assert output.read_bytes() == b"another process's file"
 
 
-@NOT_WIRED
 def test_png_output_is_not_left_partial(capsys, monkeypatch, bbans_file, tmp_path, fake_codec):
     from PIL import Image
 

@@ -95,7 +95,7 @@ def unpack_json(blob):
 
 
 def file_from(header_bytes, payload):
-    """A v1 file around ``header_bytes`` and ``payload`` with correct lengths and CRC-32s (docs/format.md)."""
+    """A v1 file around ``header_bytes`` and ``payload`` with correct lengths and CRC-32s (bbans_numba/format.md)."""
     return b"".join((container.MAGIC, struct.pack("<HI", container.FORMAT_VERSION, len(header_bytes)), header_bytes,
                      struct.pack("<IQ", zlib.crc32(header_bytes), len(payload)), payload,
                      struct.pack("<I", zlib.crc32(payload))))
@@ -218,7 +218,7 @@ FIELDS = [("chains",), ("initial_words",), ("image_shape",), ("image_shape", 0),
           ("model",), ("model", "name"), ("model", "fingerprint"), ("settings",), ("settings", "quantizer"),
           ("settings", "bucket_bits"), ("settings", "latent_precision_bits"), ("settings", "pixel_precision_bits"),
           ("settings", "likelihood"), ("checksums",), ("checksums", "chunk_images"), ("checksums", "crc32"),
-          ("checksums", "crc32", 0), ("unknown_key",)]
+          ("checksums", "crc32", 0), ("file_names",), ("file_names", 0), ("unknown_key",)]
 DELETE = "<delete the key>"
 JSON_SCALARS = st.one_of(
     st.sampled_from(EDGE_INTEGERS), st.integers(-(2 ** 70), 2 ** 70), st.integers(-3, 40),

@@ -1,0 +1,100 @@
+"""Numba building blocks of the coding-time networks: a dense layer, activations, a head.
+
+Reproducibility, by construction
+--------------------------------
+Encoder and decoder of the codec run in different processes, with different batch sizes
+and thread counts, and must see bit-identical outputs. Every output row here depends only
+on its own input row, through the same floating-point operations in the same order:
+
+- :func:`dense` accumulates in float32 ``out[r, j] = b[j]; out[r, j] += x[r, k] * W[k, j]``
+  for k ascending (k with ``x[r, k] == 0`` skipped, which depends only on that row). Rows
+  are grouped into blocks of :data:`ROW_BLOCK` to reuse each weight row from cache;
+  ``prange`` runs over blocks, never splits a row's sum, and the loop over j vectorizes
+  without any reassociation (each lane is a separate output element);
+- kernels are compiled without ``fastmath``, so LLVM may neither reassociate nor contract
+  a multiply and an add into an FMA;
+- activations and heads are elementwise, in scalar libm calls (Numba has no vector math
+  library here unless Intel SVML is installed; ``numba.config.USING_SVML`` says).
+
+So batch size, batch split and ``NUMBA_NUM_THREADS`` cannot change a single bit. The same
+holds across machines with the same libm; ``tests/test_model.py`` checks it across processes.
+
+An activation is an in-place kernel over a (B, N) float32 array, listed by name in
+:data:`ACTIVATIONS` (the same names Keras uses, so training and coding agree on them).
+
+Examples
+--------
+>>> import numpy as np
+>>> x = np.array([[1.0, 0.0], [0.0, -2.0]], dtype=np.float32)
+>>> out = dense(x, np.eye(2, dtype=np.float32), np.zeros(2, dtype=np.float32))
+>>> relu(out); out.tolist()
+[[1.0, 0.0], [0.0, 0.0]]
+"""
+
+import numba
+import numpy as np
+
+__all__ = ["dense", "relu", "elu", "clipped_softplus", "ACTIVATIONS", "ROW_BLOCK"]
+
+ROW_BLOCK = 8
+
+
+@numba.njit(parallel=True, cache=True)
+def dense(x, kernel, bias):
+    """``x @ kernel + bias`` for float32 (B, K) ``x``, row by row (see the module docstring)."""
+    rows, outputs = x.shape[0], kernel.shape[1]
+    out = np.empty((rows, outputs), dtype=np.float32)
+    for block in numba.prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+        first, stop = block * ROW_BLOCK, min(block * ROW_BLOCK + ROW_BLOCK, rows)
+        for r in range(first, stop):
+            out[r, :] = bias
+        for k in range(kernel.shape[0]):
+            weights = kernel[k]
+            for r in range(first, stop):
+                xk = x[r, k]
+                if xk != 0:
+                    row = out[r]
+                    for j in range(outputs):
+                        row[j] += xk * weights[j]
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def relu(h):
+    """``h = max(h, 0)`` in place, for float32 (B, N) ``h``."""
+    for r in numba.prange(h.shape[0]):
+        row = h[r]
+        for j in range(h.shape[1]):
+            row[j] = max(row[j], np.float32(0))
+
+
+@numba.njit(parallel=True, cache=True)
+def elu(h):
+    """``h = h if h >= 0 else expm1(h)`` in place, for float32 (B, N) ``h`` (float32 expm1)."""
+    for r in numba.prange(h.shape[0]):
+        row = h[r]
+        for j in range(h.shape[1]):
+            value = row[j]
+            if value < 0:
+                row[j] = np.float32(np.expm1(value))
+
+
+# Activation name (as Keras spells it) -> in-place kernel. An architecture lists which of
+# these it supports; training refuses any other before it starts.
+ACTIVATIONS = {"relu": relu, "elu": elu}
+
+
+@numba.njit(parallel=True, cache=True)
+def clipped_softplus(raw, low, high):
+    """``clip(softplus(raw), low, high)`` in float64, elementwise, for (B, N) float32 ``raw``.
+
+    How every positive parameter is made (posterior standard deviations, beta-binomial
+    shapes); training uses the same formula in Keras.
+    """
+    out = np.empty(raw.shape, dtype=np.float64)
+    for r in numba.prange(raw.shape[0]):
+        for j in range(raw.shape[1]):
+            x = np.float64(raw[r, j])
+            softplus = max(x, 0.0) + np.log1p(np.exp(-abs(x)))
+            out[r, j] = min(max(softplus, low), high)
+    return out
