@@ -72,15 +72,7 @@ from . import portable
 from . import quantize as q
 from .model import fingerprint_arrays
 from .nn import ROW_BLOCK
-from .rans import (
-    _HEAD_LOWER,
-    _WORD_SHIFT,
-    STATUS_ZERO_FREQUENCY,
-    check_precision,
-    decode_interval,
-    raise_for_status,
-    read_word,
-)
+from .rans import STATUS_ZERO_FREQUENCY, check_precision, pop_step, raise_for_status
 
 __all__ = ["PixelVAEModel", "AutoregressivePixelCodec", "load_pixelvae", "random_arrays", "FORMAT"]
 
@@ -230,7 +222,7 @@ def _symbol_start(symbol, mixture, precision_bits):
     cdf = 0.0
     for c in range(mixture.shape[1]):  # fixed order
         cdf += mixture[0, c] * portable.sigmoid((edge - mixture[1, c]) * mixture[2, c])
-    return q._share_start(symbol, cdf, NUM_SYMBOLS, precision_bits)
+    return q.share_start(symbol, cdf, NUM_SYMBOLS, precision_bits)
 
 
 @njit(cache=True, inline="always")
@@ -326,20 +318,6 @@ def _find_symbol(slot, mixture, precision_bits):
     return low, low_start, high_end
 
 
-# --- the rANS steps (the one place this module touches the coder) ----------------------------
-
-
-@njit(cache=True, inline="always")
-def _pop_step(x, start, freq, precision_bits, words, tail, underflow):
-    """Pop ``[start, start + freq)`` (holding ``x``'s slot) from head ``x``: ``(x, tail,
-    underflow)`` after, renormalized (the decode step of :mod:`bbans_numba.rans`)."""
-    x = decode_interval(x, start, freq, precision_bits)
-    if x < _HEAD_LOWER:
-        tail, underflow, word = read_word(words, tail, underflow)
-        x = (x << _WORD_SHIFT) | word
-    return x, tail, underflow
-
-
 # --- kernels ----------------------------------------------------------------------------------
 # Both take the network as ``pixels, features`` (per round, lane-minor, lanes padded to a
 # multiple of LANE_BLOCK with zeros) and ``neighbours, scaled, layout, weights, log_scale_min,
@@ -389,7 +367,7 @@ def _pop_kernel(heads, words, counters, precision_bits, num_lanes, pixels, featu
             _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
             x = heads[lane]
             symbol, start, end = _find_symbol(x & mask, mixture, precision_bits)
-            x, tail, underflow = _pop_step(x, start, end - start, precision_bits, words, tail, underflow)
+            x, tail, underflow = pop_step(x, start, end - start, precision_bits, words, tail, underflow)
             heads[lane] = x
             pixels[i, lane] = symbol
             if record_raw.shape[0] > 0:
@@ -738,9 +716,9 @@ class AutoregressivePixelCodec:
             record_raw = record["raw"] = np.zeros((self.num_lanes, num_pixels, 3 * self.model.num_components),
                                                   dtype=np.float32)
             record_intervals = record["intervals"] = np.zeros((self.num_lanes, num_pixels, 2), dtype=np.int64)
-        stream = message._stream
-        _pop_kernel(message._heads, stream.words, stream.counters, self.precision_bits, self.num_lanes, pixels,
-                    self._features, *self.model._network, record_raw, record_intervals)
+        heads, words, counters = message.kernel_arrays()
+        _pop_kernel(heads, words, counters, self.precision_bits, self.num_lanes, pixels, self._features,
+                    *self.model._network, record_raw, record_intervals)
         return np.ascontiguousarray(pixels[:, :self.num_lanes].T)
 
 
