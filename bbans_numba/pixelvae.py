@@ -617,12 +617,16 @@ class PixelVAEModel:
             return np.ascontiguousarray(np.broadcast_to(self._decoder_bias, (len(z), self._decoder_bias.size)))
         return self._mlp(np.ascontiguousarray(z, dtype=np.float32), self._decoder)
 
-    def lane_features(self, z):
-        """h(z) lane-minor, (D, F, lanes) float32, lanes padded with zeros to a multiple of
-        :data:`LANE_BLOCK` (the kernels' layout)."""
-        h = self.pixel_features(z).reshape(len(z), self.num_pixels, self.features)
-        out = np.zeros((self.num_pixels, self.features, padded_lanes(len(z))), dtype=np.float32)
-        out[:, :, :len(z)] = h.transpose(1, 2, 0)
+    def lane_features(self, features):
+        """Decoder outputs h (B, D * F) lane-minor, (D, F, lanes) float32, lanes padded with
+        zeros to a multiple of :data:`LANE_BLOCK` (the kernels' layout)."""
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != self.num_pixels * self.features:
+            raise ValueError(f"features must have shape (lanes, {self.num_pixels * self.features}), "
+                             f"got {features.shape}")
+        h = features.reshape(len(features), self.num_pixels, self.features)
+        out = np.zeros((self.num_pixels, self.features, padded_lanes(len(features))), dtype=np.float32)
+        out[:, :, :len(features)] = h.transpose(1, 2, 0)
         return out
 
     def lane_pixels(self, pixels):
@@ -658,18 +662,19 @@ class PixelVAEModel:
 
     def likelihood_codec(self, z, precision_bits):
         """p(x|z) as a codec over (lanes, D) pixels, one lane per row of ``z`` (B, L)."""
-        return AutoregressivePixelCodec(self, z, precision_bits)
+        return AutoregressivePixelCodec(self, self.pixel_features(z), precision_bits)
 
 
 class AutoregressivePixelCodec:
-    """p(x | z) of a :class:`PixelVAEModel` over the lanes of a message: ``push(message, pixels)``
-    / ``pop(message, num_steps=D)`` (module docstring: order, bit identity)."""
+    """p(x | h) of a :class:`PixelVAEModel`'s pixel network over the lanes of a message, given
+    the decoder's per-pixel features ``h`` (lanes, D * F): ``push(message, pixels)`` /
+    ``pop(message, num_steps=D)`` (module docstring: order, bit identity)."""
 
-    def __init__(self, model, z, precision_bits):
+    def __init__(self, model, features, precision_bits):
         self.precision_bits = check_pixel_precision(precision_bits)
         self.model = model
-        self.num_lanes = len(z)
-        self._features = model.lane_features(z)
+        self.num_lanes = len(features)
+        self._features = model.lane_features(features)
 
     def _check_lanes(self, message):
         if message.num_lanes != self.num_lanes:

@@ -79,7 +79,7 @@ def breakdown(model, images, precision_bits):
     pixels = images.reshape(lanes, -1)
     mean, _ = model.encode(images)
     codec = model.likelihood_codec(mean, precision_bits)
-    lane_pixels, features = model.lane_pixels(pixels), model.lane_features(mean)
+    lane_pixels, features = model.lane_pixels(pixels), model.lane_features(model.pixel_features(mean))
 
     def partial(level):
         return lambda: _network_and_head(level, lanes, lane_pixels, features, *model._network, precision_bits)
@@ -97,7 +97,7 @@ def breakdown(model, images, precision_bits):
     pushed = push()
     seconds = {
         "posterior network": cpu_time(lambda: model.encode(images)),
-        "decoder features": cpu_time(lambda: model.lane_features(mean)),
+        "decoder features": cpu_time(lambda: model.lane_features(model.pixel_features(mean))),
         "pixel network": cpu_time(partial(0)),
         "network + mixture params": cpu_time(partial(1)),
         "network + head (interval pass)": cpu_time(partial(2)),
