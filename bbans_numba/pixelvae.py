@@ -346,7 +346,8 @@ def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, layout, w
             if end <= start:
                 zero_count += 1
             if record_raw.shape[0] > 0:
-                record_raw[lane, i, :] = raw[:, lane]
+                for o in range(raw.shape[0]):  # (a slice assignment would bring in libm's log10)
+                    record_raw[lane, i, o] = raw[o, lane]
     return zero_count
 
 
@@ -371,7 +372,8 @@ def _pop_kernel(heads, words, counters, precision_bits, num_lanes, pixels, featu
             heads[lane] = x
             pixels[i, lane] = symbol
             if record_raw.shape[0] > 0:
-                record_raw[lane, i, :] = raw[:, lane]
+                for o in range(raw.shape[0]):  # (a slice assignment would bring in libm's log10)
+                    record_raw[lane, i, o] = raw[o, lane]
             if record_intervals.shape[0] > 0:
                 record_intervals[lane, i, 0] = start
                 record_intervals[lane, i, 1] = end
@@ -402,7 +404,9 @@ def dense(x, kernel, bias, relu):
     for first in range(0, rows, ROW_BLOCK):
         stop = min(first + ROW_BLOCK, rows)
         for r in range(first, stop):
-            out[r, :] = bias
+            row = out[r]
+            for j in range(outputs):  # (a slice assignment would bring in libm's log10)
+                row[j] = bias[j]
         for k in range(kernel.shape[0]):
             weights = kernel[k]
             for r in range(first, stop):

@@ -218,3 +218,21 @@ def test_pop_search_finds_the_symbol_of_every_slot(model):
         assert np.array_equal(found[c, :, 0], symbols)
         assert np.array_equal(found[c, :, 1], starts[c][symbols])
         assert np.array_equal(found[c, :, 2], starts[c][symbols + 1])
+
+
+def test_coding_path_has_no_platform_math(model):
+    """Issue 10's scanner finds no libm call, math intrinsic, fast-math flag or FMA in any
+    compiled kernel of the PixelVAE codec (exp, sigmoid, softplus, log come from portable)."""
+    from platform_math import inspect_dispatchers
+
+    images = adversarial_images()[:2]
+    mean, _ = model.encode(images)
+    codec = model.likelihood_codec(mean, PRECISION)
+    message = bb.Message(num_lanes=2)
+    codec.push(message, images.reshape(2, -1))
+    codec.pop(message, record={})
+    model.interval_starts(model.head_params(images, mean), PRECISION)
+    kernels = [pv._intervals_kernel, pv._pop_kernel, pv._mixture_params, pv._symbol_start, pv._starts_kernel,
+               pv.dense, pv._clipped_softplus]
+    assert all(kernel.signatures for kernel in kernels)
+    assert inspect_dispatchers(kernels) == []
