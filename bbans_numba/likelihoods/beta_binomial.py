@@ -18,13 +18,13 @@ Examples
 import numpy as np
 
 from .. import codecs, nn
-from .. import quantize as q
+from ..families.beta_binomial import BETA_BINOMIAL_PARAM_RANGE
 from ..options import Spec
 
 __all__ = ["BetaBinomialLikelihood", "TRIALS", "PARAM_RANGE"]
 
 TRIALS = 255
-PARAM_RANGE = q.BETA_BINOMIAL_PARAM_RANGE
+PARAM_RANGE = BETA_BINOMIAL_PARAM_RANGE
 
 
 class BetaBinomialLikelihood(Spec):

@@ -27,7 +27,7 @@ Examples
 import numpy as np
 
 from .. import codecs
-from .. import quantize as q
+from ..families.logistic import LOG_SCALE_RANGE
 from ..options import Integer, Spec
 
 __all__ = ["LogisticMixtureLikelihood", "LOG_SCALE_RANGE", "NUM_SYMBOLS"]
@@ -35,7 +35,6 @@ __all__ = ["LogisticMixtureLikelihood", "LOG_SCALE_RANGE", "NUM_SYMBOLS"]
 NUM_SYMBOLS = 256
 MEAN_CENTRE = 127.5
 LOG_SCALE_SHIFT = 4.0
-LOG_SCALE_RANGE = q.LOG_SCALE_RANGE
 
 
 class LogisticMixtureLikelihood(Spec):
