@@ -13,11 +13,14 @@ on its own input row, through the same floating-point operations in the same ord
   without any reassociation (each lane is a separate output element);
 - kernels are compiled without ``fastmath``, so LLVM may neither reassociate nor contract
   a multiply and an add into an FMA;
-- activations and heads are elementwise, in scalar libm calls (Numba has no vector math
-  library here unless Intel SVML is installed; ``numba.config.USING_SVML`` says).
+- activations and heads are elementwise and call :mod:`bbans_numba.portable` (IEEE-754
+  basic operations in a fixed order), never libm: no ``exp``/``expm1``/``log1p`` whose last
+  bit depends on the platform's math library.
 
-So batch size, batch split and ``NUMBA_NUM_THREADS`` cannot change a single bit. The same
-holds across machines with the same libm; ``tests/test_model.py`` checks it across processes.
+So batch size, batch split and ``NUMBA_NUM_THREADS`` cannot change a single bit, and neither
+can the machine: every IEEE-754 machine computes the same outputs (issue 10;
+``tests/test_platform_math.py`` inspects the compiled kernels, ``tests/test_portability.py``
+checks a NumPy reference and a decode compiled for another CPU).
 
 An activation is an in-place kernel over a (B, N) float32 array, listed by name in
 :data:`ACTIVATIONS` (the same names Keras uses, so training and coding agree on them).
@@ -33,6 +36,8 @@ Examples
 
 import numba
 import numpy as np
+
+from . import portable
 
 __all__ = ["dense", "relu", "elu", "clipped_softplus", "ACTIVATIONS", "ROW_BLOCK"]
 
@@ -70,13 +75,17 @@ def relu(h):
 
 @numba.njit(parallel=True, cache=True)
 def elu(h):
-    """``h = h if h >= 0 else expm1(h)`` in place, for float32 (B, N) ``h`` (float32 expm1)."""
+    """``h = h if h >= 0 else expm1(h)`` in place, for float32 (B, N) ``h``.
+
+    ``expm1`` is :func:`bbans_numba.portable.expm1` in float64, rounded once to float32
+    (training: ``training.portable_ops.elu``, the same formula in float32).
+    """
     for r in numba.prange(h.shape[0]):
         row = h[r]
         for j in range(h.shape[1]):
             value = row[j]
             if value < 0:
-                row[j] = np.float32(np.expm1(value))
+                row[j] = np.float32(portable.expm1(np.float64(value)))
 
 
 # Activation name (as Keras spells it) -> in-place kernel. An architecture lists which of
@@ -89,12 +98,12 @@ def clipped_softplus(raw, low, high):
     """``clip(softplus(raw), low, high)`` in float64, elementwise, for (B, N) float32 ``raw``.
 
     How every positive parameter is made (posterior standard deviations, beta-binomial
-    shapes); training uses the same formula in Keras.
+    shapes), with :func:`bbans_numba.portable.softplus`; training uses the same formula in
+    Keras (``training.portable_ops.softplus``).
     """
     out = np.empty(raw.shape, dtype=np.float64)
     for r in numba.prange(raw.shape[0]):
         for j in range(raw.shape[1]):
             x = np.float64(raw[r, j])
-            softplus = max(x, 0.0) + np.log1p(np.exp(-abs(x)))
-            out[r, j] = min(max(softplus, low), high)
+            out[r, j] = min(max(portable.softplus(x), low), high)
     return out

@@ -14,6 +14,10 @@ families of :mod:`bbans_numba.families` use two rules:
   (``F(0) = 0``, ``start(K) = 2**precision_bits``): every bin gets ``1 +`` its share of
   the remaining mass, and a push evaluates two values of ``F``, a pop searches ``k``.
 
+Every transcendental function here and in the families (``ndtri``, ``Phi``, ``exp``) is the
+fixed-sequence one of :mod:`bbans_numba.portable`, never libm's or SciPy's: the tables come
+out the same on every IEEE-754 machine (issue 10).
+
 Latent buckets: ``2**bucket_bits`` buckets of equal mass under N(0, 1), with edges
 ``ndtri(k / 2**bucket_bits)`` and centres ``ndtri((k + 0.5) / 2**bucket_bits)`` (the
 bucket medians, which are handed to the decoder network); the Gaussian family
@@ -25,7 +29,7 @@ import math
 
 import numpy as np
 from numba import njit
-from scipy.special import ndtri
+from . import portable
 
 from .rans import check_precision
 
@@ -40,7 +44,6 @@ __all__ = [
     "histogram_points",
 ]
 
-_SQRT_HALF = math.sqrt(0.5)
 
 
 # --- largest remainder -----------------------------------------------------------------
@@ -273,14 +276,14 @@ def check_bucket_bits(bucket_bits):
 def std_normal_bucket_edges(bucket_bits):
     """The ``2**bucket_bits - 1`` inner edges of equal-mass N(0, 1) buckets (float64)."""
     num_buckets = 1 << check_bucket_bits(bucket_bits)
-    return ndtri(np.arange(1, num_buckets, dtype=np.float64) / num_buckets)
+    return portable.elementwise("ndtri", np.arange(1, num_buckets, dtype=np.float64) / num_buckets)
 
 
 @functools.lru_cache(maxsize=None)
 def std_normal_bucket_centres(bucket_bits):
     """The median of each equal-mass N(0, 1) bucket: the latent value a bucket stands for."""
     num_buckets = 1 << check_bucket_bits(bucket_bits)
-    return ndtri((np.arange(num_buckets, dtype=np.float64) + 0.5) / num_buckets)
+    return portable.elementwise("ndtri", (np.arange(num_buckets, dtype=np.float64) + 0.5) / num_buckets)
 
 
 @functools.lru_cache(maxsize=None)
@@ -290,7 +293,7 @@ def histogram_points(precision_bits):
     if precision_bits > 24:
         raise ValueError(f"the histogram quantizer supports precision_bits <= 24, got {precision_bits}")
     count = 1 << precision_bits
-    return ndtri((np.arange(count, dtype=np.float64) + 0.5) / count)
+    return portable.elementwise("ndtri", (np.arange(count, dtype=np.float64) + 0.5) / count)
 
 
 @njit(cache=True, inline="always")
@@ -307,5 +310,5 @@ def share_start(symbol, cdf_value, num_symbols, precision_bits):
 
 @njit(cache=True, inline="always")
 def std_normal_cdf(x):
-    """Phi(x) = erfc(-x / sqrt 2) / 2."""
-    return 0.5 * math.erfc(-x * _SQRT_HALF)
+    """Phi(x), by :func:`bbans_numba.portable.ndtr` (no libm: the same bits everywhere)."""
+    return portable.ndtr(x)

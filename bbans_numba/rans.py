@@ -724,7 +724,11 @@ class Message:
                 raise ValueError("every freq must be >= 1 (a zero-frequency symbol cannot be coded)")
             if starts.min() < 0:
                 raise ValueError("every start must be >= 0")
-            if int((starts.astype(np.int64) + freqs.astype(np.int64)).max()) > total:
+            # Compare each against the total first (numpy compares any integer dtype with a
+            # Python int exactly), so the sum below cannot overflow int64.
+            if starts.max() > total or freqs.max() > total or int(
+                (starts.astype(np.int64) + freqs.astype(np.int64)).max()
+            ) > total:
                 raise ValueError(f"start + freq must be <= 2**precision_bits = {total}")
         starts = np.ascontiguousarray(starts, dtype=np.uint32).reshape(self.num_lanes, -1)
         freqs = np.ascontiguousarray(freqs, dtype=np.uint32).reshape(self.num_lanes, -1)
@@ -745,8 +749,8 @@ class Message:
             self._stream.reserve(reserve_words)
         return self._heads, self._stream.words, self._stream.counters
 
-    def push_checked(self, starts, freqs, precision_bits):
-        """Push ``(num_lanes, S)`` uint32 intervals already known to be valid."""
+    def _push_valid(self, starts, freqs, precision_bits):
+        """Push the ``(num_lanes, S)`` uint32 intervals that :meth:`_intervals` returned."""
         Intervals(starts, freqs).push(self, starts, precision_bits)
 
     def push(self, starts, freqs, precision_bits):
@@ -757,11 +761,11 @@ class Message:
         starts, freqs : array_like of int, shape (num_lanes,) (or scalars)
         precision_bits : int in [1, 31]
         """
-        self.push_checked(*self._intervals(starts, freqs, precision_bits, ndim=1))
+        self._push_valid(*self._intervals(starts, freqs, precision_bits, ndim=1))
 
     def push_batch(self, starts, freqs, precision_bits):
         """Push ``S`` symbols per lane in one call: arrays of shape ``(num_lanes, S)``."""
-        self.push_checked(*self._intervals(starts, freqs, precision_bits, ndim=2))
+        self._push_valid(*self._intervals(starts, freqs, precision_bits, ndim=2))
 
     def peek(self, precision_bits):
         """The slots ``cf`` (int64, shape ``(num_lanes,)``) of the top symbols."""

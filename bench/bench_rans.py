@@ -312,7 +312,7 @@ def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
     stage("fixed: intervals (table lookup; generic path only)", lambda _: codec.intervals(message, fixed["symbols"]))
     stage(
         "fixed: push kernel given intervals (division; generic path)",
-        lambda m: m.push_checked(starts, freqs, PRECISION),
+        lambda m: m.push_batch(starts, freqs, PRECISION),
         setup=lambda: bb.Message(num_lanes),
     )
     stage("fixed: push (fused, reciprocals)", lambda m: codec.push(m, fixed["symbols"]), setup=lambda: bb.Message(num_lanes))
@@ -335,7 +335,7 @@ def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
     )
     stage(
         "betabinomial: push kernel (given the intervals)",
-        lambda m: [m.push_checked(a, f, PRECISION) for a, f in intervals],
+        lambda m: [m.push_batch(a, f, PRECISION) for a, f in intervals],
         setup=lambda: bb.Message(num_lanes),
     )
     pushed = bb.Message(num_lanes)

@@ -1,6 +1,5 @@
 """No platform math on the coding path (issue 10): the IR/assembly scanner of
-``tests/platform_math.py``, the portable functions it clears, and the coding path it does
-not clear yet."""
+``tests/platform_math.py``, the portable functions it clears, and the coding path itself."""
 
 import math
 
@@ -9,8 +8,10 @@ import pytest
 from numba import njit
 
 import bbans_numba as bb
+from bbans_numba.model import CodingModel
+from bbans_numba.model_config import ModelConfig
 from bbans_numba import portable
-from platform_math import inspect_dispatchers, inspect_package, scan_assembly, scan_llvm_ir
+from platform_math import compiled_dispatchers, inspect_dispatchers, inspect_package, scan_assembly, scan_llvm_ir
 
 
 @njit
@@ -77,18 +78,32 @@ def test_scanner_reports_unlisted_intrinsics_unknown_functions_and_fast_attribut
                                 ("unknown function", "mystery"), ("unlisted intrinsic", "llvm.newmath.f64")]
 
 
-def test_portable_functions_compiled_in_a_kernel_have_no_platform_math():
-    """Every function of ``bbans_numba.portable`` is inlined into this one kernel."""
-    portable.elementwise("exp", [0.0])
-    assert inspect_dispatchers([portable._elementwise_kernel]) == []
+def tiny_model(likelihood, image_shape=(3, 4), seed=1):
+    """A :class:`bbans_numba.model.CodingModel` with random weights: an ELU residual MLP and
+    ``likelihood`` (a registry description), for round trips through a likelihood no shipped
+    model uses."""
+    config = ModelConfig.build(list(image_shape), 2, {"name": "residual_mlp", "hidden_units": 5,
+                                                      "residual_blocks": 1, "activation": "elu"}, likelihood)
+    rng = np.random.default_rng(seed)
+    arrays = {"config": np.array(config.to_json())}
+    for name, shape in config.array_shapes().items():
+        arrays[name] = rng.normal(size=shape).astype(np.float32)
+    return CodingModel("tiny", None, arrays)
 
 
 def _exercise_the_coding_path():
-    """A real round trip of two images with each quantizer, and one of every codec, so that
-    every kernel on the coding path has compiled signatures."""
-    images = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28), dtype=np.uint8)
-    for quantizer in ("histogram", "exact"):
-        assert np.array_equal(bb.decompress(bb.compress(images, quantizer=quantizer)), images)
+    """Real round trips (both shipped models, both quantizers, the logistic-mixture
+    likelihood) and one of every codec, so that every kernel on the coding path has
+    compiled signatures."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(2, 28, 28), dtype=np.uint8)
+    runs = [dict(model="mnist", quantizer="exact"), dict(model="mnist", quantizer="histogram"),
+            dict(model="mnist-fast", quantizer="histogram")]
+    for options in runs:
+        assert np.array_equal(bb.decompress(bb.compress(images, **options)), images)
+    logistic = tiny_model({"name": "logistic_mixture", "num_components": 2})
+    small = rng.integers(0, 256, size=(2, 3, 4), dtype=np.uint8)
+    assert np.array_equal(bb.decompress(bb.compress(small, model=logistic), model=logistic), small)
     lanes = 2
     codecs = [
         bb.codecs.Uniform(8),
@@ -109,32 +124,25 @@ def _exercise_the_coding_path():
 
 @pytest.fixture(scope="module")
 def coding_path_findings():
+    """Findings in every compiled kernel of the package (each compiled once more, uncached,
+    to read its IR: the slow part, so done once for all tests here)."""
     _exercise_the_coding_path()
+    portable.elementwise("exp", [0.0])  # every function of bbans_numba.portable, in one kernel
     return inspect_package(bb)
 
 
-# The libm calls and math intrinsics (any vector width) the coding path makes before issue
-# 10's phase 2: ELU's expm1f in model._dense, softplus's exp and log1p in
-# model._clipped_softplus, the logistic CDF's and softmax's exp and the exact quantizer's
-# erfc in quantize/codecs kernels.
-PLATFORM_MATH_BEFORE_PHASE_2 = {("libm call", "expm1f"), ("libm call", "log1p"), ("libm call", "erfc"),
-                                ("math intrinsic", "llvm.exp")}
+def test_portable_functions_compiled_in_a_kernel_have_no_platform_math(coding_path_findings):
+    """Every function of ``bbans_numba.portable`` is inlined into ``_elementwise_kernel``,
+    which the package inspection above covered."""
+    assert "bbans_numba.portable._elementwise_kernel" in compiled_dispatchers(bb)
+    assert not [finding for finding in coding_path_findings if finding.kernel.startswith("bbans_numba.portable")]
 
 
-def _what(finding):
-    """``(kind, symbol)`` with an intrinsic's type suffix dropped (``llvm.exp.v8f64`` -> ``llvm.exp``)."""
-    if finding.detail.startswith("llvm."):
-        return finding.kind, ".".join(finding.detail.split(".")[:2])
-    return finding.kind, finding.detail
-
-
-def test_the_coding_path_still_uses_platform_math(coding_path_findings):
-    """PHASE 2 OF ISSUE 10 FLIPS THIS TEST to ``assert coding_path_findings == []`` once the
-    kernels call ``bbans_numba.portable`` instead of libm.  Until then it documents that the
-    inspection catches today's platform math (and nothing else: no fast-math flag, no FMA,
-    no unknown call)."""
-    found = {_what(finding) for finding in coding_path_findings}
-    report = "\n".join(map(str, coding_path_findings))
-    assert found == PLATFORM_MATH_BEFORE_PHASE_2, report
-    offenders = {finding.kernel.rsplit(".", 1)[0] for finding in coding_path_findings}
-    assert offenders == {"bbans_numba.model", "bbans_numba.quantize", "bbans_numba.codecs"}, report
+def test_the_coding_path_has_no_platform_math(coding_path_findings):
+    """Every compiled kernel of the package (after the round trips above), with every
+    function it calls: no libm call, no math intrinsic, no fast-math flag, no FMA
+    instruction, no unknown call.  Before issue 10's phase 2 this found libm ``expm1f``
+    (ELU), ``log1p`` and ``llvm.exp`` (softplus heads, logistic CDF, softmax) and ``erfc``
+    (the exact quantizer) in ``bbans_numba.nn``, ``bbans_numba.quantize`` and
+    ``bbans_numba.codecs``."""
+    assert coding_path_findings == [], "\n".join(map(str, coding_path_findings))

@@ -7,7 +7,8 @@ the exported file stores: its encoder and decoder networks come from the archite
 
 - prior p(z) = N(0, I) over ``latent_dim`` latents;
 - posterior q(z|x) = N(mean, std^2), encoder input x / 255, ``std = clip(softplus(raw),
-  STD_MIN, STD_MAX)``;
+  STD_MIN, STD_MAX)``, softplus and ELU from :mod:`training.portable_ops` (the codec's
+  portable functions in float32, issue 10);
 - likelihood p(x|z): the likelihood spec's ``keras_log_pmf`` of the decoder's output.
 
 The loss is the single-sample reparameterized negative ELBO per image in bits per pixel:
@@ -36,6 +37,7 @@ from keras import ops
 
 from bbans_numba.model import STD_MAX, STD_MIN
 from bbans_numba.model_config import ModelConfig
+from training import portable_ops
 
 # name -> how to build and train it (image_shape comes from the data).
 RECIPES = {
@@ -92,7 +94,7 @@ class VAE(keras.Model):
         """(mean, std) of q(z|x) for pixels x (B, D) in 0..255."""
         raw = self.encoder(ops.cast(x, "float32") / 255.0)
         mean, raw_std = ops.split(raw, 2, axis=-1)
-        return mean, ops.clip(ops.softplus(raw_std), STD_MIN, STD_MAX)
+        return mean, ops.clip(portable_ops.softplus(raw_std), STD_MIN, STD_MAX)
 
     def negative_elbo_bits_per_dim(self, x, noise):
         """Per-image negative ELBO (bits/pixel) for pixels x (B, D) and given eps (B, latent_dim)."""

@@ -25,7 +25,7 @@ import numpy as np
 from .. import nn
 from ..options import Choice, Integer, Spec
 
-__all__ = ["ResidualMLP", "network_layer_names"]
+__all__ = ["ResidualMLP", "network_layer_names", "keras_activation"]
 
 
 def network_layer_names(network, residual_blocks):
@@ -38,6 +38,20 @@ def network_layer_names(network, residual_blocks):
     """
     inner = [f"{network}.block{i}.{part}" for i in range(residual_blocks) for part in ("inner", "outer")]
     return [f"{network}.input", *inner, f"{network}.output"]
+
+
+def keras_activation(name):
+    """The Keras activation that computes what :data:`bbans_numba.nn.ACTIVATIONS` ``[name]`` does.
+
+    ELU is ``training.portable_ops.elu`` (the codec's portable ``expm1``, in float32), not
+    Keras' libm-based ``"elu"``, so that training fits the function the codec computes.
+    Training-only (imports the ``training`` package).
+    """
+    if name == "elu":
+        from training import portable_ops
+
+        return portable_ops.elu
+    return name
 
 
 class ResidualMLP(Spec):
@@ -84,7 +98,7 @@ class ResidualMLP(Spec):
         """The functional Keras model of one network (layer names as exported, ``.`` -> ``_``)."""
         import keras
 
-        hidden, activation = self.options["hidden_units"], self.options["activation"]
+        hidden, activation = self.options["hidden_units"], keras_activation(self.options["activation"])
         x = keras.Input((inputs,), name=f"{name}_x")
         h = keras.layers.Dense(hidden, activation=activation, name=f"{name}_input")(x)
         for block in range(self.options["residual_blocks"]):

@@ -12,6 +12,7 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from .. import portable
 from ..quantize import share_start
 from ..rans import Model, param_index, register_family
 
@@ -35,7 +36,7 @@ def _start(model, lane, step, symbol, precision_bits):
     cdf_value = 0.0
     for c in range(model.means.shape[2]):  # fixed order: identical on both sides
         scaled = -(edge - model.means[a, b, c]) * model.inverse_scales[a, b, c]
-        cdf_value += model.weights[a, b, c] / (1.0 + math.exp(scaled))
+        cdf_value += model.weights[a, b, c] / (1.0 + portable.exp(scaled))
     return share_start(symbol, cdf_value, model.num_symbols, precision_bits)
 
 
@@ -62,7 +63,7 @@ def _prepare_params(log_scales, logit_weights):
             largest = max(largest, logit_weights[row, c])
         total = 0.0
         for c in range(components):
-            logit_weights[row, c] = math.exp(logit_weights[row, c] - largest)
+            logit_weights[row, c] = portable.exp(logit_weights[row, c] - largest)
             total += logit_weights[row, c]
         for c in range(components):
             logit_weights[row, c] /= total
@@ -70,13 +71,13 @@ def _prepare_params(log_scales, logit_weights):
 
 @njit(cache=True, nogil=True)
 def inverse_scales(log_scales):
-    """``exp(-log_scales)`` by the same scalar ``math.exp`` the kernels would use (so the
-    same bits: computed once per mixture here instead of at every CDF evaluation)."""
+    """``exp(-log_scales)`` by :func:`bbans_numba.portable.exp`, once per mixture instead
+    of at every CDF evaluation."""
     out = np.empty_like(log_scales)
     flat_in = log_scales.reshape(-1)
     flat_out = out.reshape(-1)
     for i in range(flat_in.size):
-        flat_out[i] = math.exp(-flat_in[i])
+        flat_out[i] = portable.exp(-flat_in[i])
     return out
 
 

@@ -57,8 +57,10 @@ class BetaBinomialLikelihood(Spec):
         """``alpha, beta`` as Keras tensors, (B, D) each (the formula of :meth:`parameters`)."""
         from keras import ops
 
+        from training.portable_ops import softplus  # the codec's portable softplus, in float32
+
         raw_alpha, raw_beta = ops.split(raw, 2, axis=-1)
-        return tuple(ops.clip(ops.softplus(r), *PARAM_RANGE) for r in (raw_alpha, raw_beta))
+        return tuple(ops.clip(softplus(r), *PARAM_RANGE) for r in (raw_alpha, raw_beta))
 
     def keras_log_pmf(self, x, raw):
         """log P(x | n, alpha, beta) in nats, (B, D), in Keras ops (the training loss).
