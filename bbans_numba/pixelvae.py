@@ -42,9 +42,11 @@ The per-image dense layers (:func:`dense`) have the same property.
 
 Order on the message
 --------------------
-Push: pixels ``D-1, D-2, ..., 0``, lanes ``0 .. L-1`` within each pixel (the column order
-of :meth:`bbans_numba.rans.Message.push_checked` given the columns reversed).  Pop: pixels
-``0 .. D-1``, lanes ``L-1 .. 0`` within each: the exact mirror, so the stack unwinds.
+Push (:func:`_push_kernel`): pixels ``D-1, D-2, ..., 0``, lanes ``0 .. L-1`` within each
+pixel.  Pop (:func:`_pop_kernel`): pixels ``0 .. D-1``, lanes ``L-1 .. 0`` within each: the
+exact mirror, so the stack unwinds.  Both code through the rANS steps of
+:mod:`bbans_numba.rans` (:func:`~bbans_numba.rans.push_step`,
+:func:`~bbans_numba.rans.pop_step`).
 
 Examples
 --------
@@ -72,7 +74,7 @@ from . import portable
 from . import quantize as q
 from .model import fingerprint_arrays
 from .nn import ROW_BLOCK
-from .rans import STATUS_ZERO_FREQUENCY, check_precision, pop_step, raise_for_status
+from .rans import STATUS_ZERO_FREQUENCY, check_precision, pop_step, push_step, raise_for_status
 
 __all__ = ["PixelVAEModel", "AutoregressivePixelCodec", "load_pixelvae", "random_arrays", "FORMAT"]
 
@@ -349,6 +351,19 @@ def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, layout, w
                 for o in range(raw.shape[0]):  # (a slice assignment would bring in libm's log10)
                     record_raw[lane, i, o] = raw[o, lane]
     return zero_count
+
+
+@njit(cache=True, nogil=True)
+def _push_kernel(heads, words, counters, precision_bits, starts, freqs):
+    """Push the (L, D) intervals: pixels ``D-1 .. 0``, lanes ``0 .. L-1`` within each (the
+    caller made room for L * D words and checked every frequency >= 1)."""
+    num_lanes, num_pixels = starts.shape
+    tail, underflow = counters[0], counters[1]
+    for i in range(num_pixels - 1, -1, -1):
+        for lane in range(num_lanes):
+            heads[lane], tail, underflow = push_step(heads[lane], starts[lane, i], freqs[lane, i], precision_bits,
+                                                     words, tail, underflow)
+    counters[0], counters[1] = tail, underflow
 
 
 @njit(cache=True, nogil=True)
@@ -705,9 +720,7 @@ class AutoregressivePixelCodec:
         """Push ``pixels`` (lanes, D): pixel D-1 first, lanes 0..L-1 within each."""
         self._check_lanes(message)
         starts, freqs = self.intervals(pixels)
-        reverse = (slice(None), slice(None, None, -1))
-        message.push_checked(np.ascontiguousarray(starts[reverse], dtype=np.uint32),
-                             np.ascontiguousarray(freqs[reverse], dtype=np.uint32), self.precision_bits)
+        _push_kernel(*message.kernel_arrays(reserve_words=starts.size), self.precision_bits, starts, freqs)
 
     def pop(self, message, num_steps=None, record=None):
         """Pop (lanes, D) pixels (uint8) in raster order.

@@ -85,13 +85,10 @@ def breakdown(model, images, precision_bits):
         return lambda: _network_and_head(level, lanes, lane_pixels, features, *model._network, precision_bits)
 
     starts, freqs = codec.intervals(pixels)
-    reverse = (slice(None), slice(None, None, -1))
-    starts32 = np.ascontiguousarray(starts[reverse], dtype=np.uint32)
-    freqs32 = np.ascontiguousarray(freqs[reverse], dtype=np.uint32)
 
     def push():
         message = bb.Message(num_lanes=lanes)
-        message.push_checked(starts32, freqs32, precision_bits)
+        pv._push_kernel(*message.kernel_arrays(reserve_words=starts.size), precision_bits, starts, freqs)
         return message
 
     pushed = push()
