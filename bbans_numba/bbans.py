@@ -46,13 +46,14 @@ The codec itself, on a message you hold:
 (True, True)
 """
 
+import os
 import warnings
 
 import numpy as np
 
 from . import codecs, container
 from . import quantize as q
-from .model import CodingModel, available_models, load_model
+from .model import available_models, load_model
 from .rans import Message
 from .settings import DEFAULT_LANES, CodingSettings, resolve_lanes
 
@@ -77,7 +78,7 @@ class VAECodec:
     """
 
     def __init__(self, model, settings=None):
-        self.model = model if isinstance(model, CodingModel) else load_model(model)
+        self.model = load_model(model) if isinstance(model, (str, os.PathLike)) else model
         self.settings = CodingSettings() if settings is None else settings
         self.prior = codecs.Uniform(self.settings.bucket_bits)
         self._centres = q.std_normal_bucket_centres(self.settings.bucket_bits)
