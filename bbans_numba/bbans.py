@@ -12,13 +12,24 @@ push ``z`` with q(z|x) -- which returns the bits borrowed in step 1.
 Lanes and rounds
 ----------------
 The message has ``lanes`` independent rANS states.  Images are dealt to them in
-**rounds**: round ``r`` codes images ``r*lanes .. r*lanes + lanes - 1``, one per lane, so
-every network call sees a batch and every jitted kernel loops over lanes; a last, partial
-round uses only the first lanes.  (A codec *step*, as in ``pop(message, num_steps)``, is
-one symbol per lane: a round pushes ``latent_dim`` steps of latents and ``D`` steps of
-pixels.)  Each lane costs a fixed overhead (its 64-bit head, and the "initial bits" its
-first pops draw from the message's generator), so more lanes is faster per image but costs
-a little more: see :mod:`bbans_numba.settings` for the default.
+**rounds**: a round codes one image on each of its first lanes, so every network call sees a
+batch and every jitted kernel loops over lanes.  (A codec *step*, as in
+``pop(message, num_steps)``, is one symbol per lane: a round pushes ``latent_dim`` steps of
+latents and ``D`` steps of pixels.)  :func:`deal` gives full rounds (version-1 files);
+:func:`ramp` gives the rounds of a chunk that starts from nothing (version 2, below).
+
+Chunks: starting from nothing
+-----------------------------
+A file is made of independent chunks, each coded onto a fresh message whose heads hold no
+data (``2**31`` plus pseudo-random low bits: 32 bits each, the least a head can cost) and no
+words.  Bits-back needs bits to pop, so :meth:`VAECodec.push_chunk` starts with one image
+alone (:meth:`VAECodec.push_first`: its latent is *chosen* -- the posterior mean snapped to a
+coarse grid -- and pushed uniformly, nothing is popped), then runs rounds of 2, 4, 8, ... lanes
+up to the message's lanes (:func:`ramp`): each round's posterior pops find enough words
+pushed by the rounds before it.  If a pop ever finds the stream empty (it would draw from
+the underflow generator, whose words are not stored and so not refunded), the chunk is
+coded again over zero *pad words* at the bottom of the stream; :mod:`bbans_numba.chunks`
+does that, so a version-2 message never borrows and its decoder may refuse the first draw.
 
 Determinism
 -----------
@@ -44,6 +55,16 @@ The codec itself, on a message you hold:
 >>> codec.push(message, images[:6])
 >>> bool(np.array_equal(codec.pop(message, 6), images[:6])), message == bb.Message(num_lanes=4)
 (True, True)
+
+A chunk, from nothing (no borrowed bits: ``underflow_words`` stays 0):
+
+>>> from bbans_numba.chunks import fresh_message
+>>> message = fresh_message(lanes=4)
+>>> codec.push_chunk(message, images[:10])
+>>> message.underflow_words, bool(np.array_equal(codec.pop_chunk(message, 10), images[:10]))
+(0, True)
+>>> message == fresh_message(lanes=4)
+True
 """
 
 import warnings
@@ -54,12 +75,21 @@ from . import codecs, container
 from . import quantize as q
 from .model import CodingModel, available_models, load_model
 from .rans import Message
-from .settings import DEFAULT_LANES, CodingSettings, resolve_lanes
+from .settings import DEFAULT_CHUNK_IMAGES, DEFAULT_LANES, CodingSettings
 
-__all__ = ["compress", "decompress", "file_info", "VAECodec", "CodingSettings", "DEFAULT_LANES"]
+__all__ = ["compress", "compress_to", "decompress", "decompress_to_npy", "file_info", "VAECodec", "CodingSettings", "DEFAULT_LANES",
+           "DEFAULT_CHUNK_IMAGES", "BorrowedBitsError", "deal", "ramp"]
 
 # Rounds whose posteriors the encoder computes in one network call (bounds memory).
 _POSTERIOR_ROUNDS_PER_CALL = 16
+
+
+class BorrowedBitsError(ValueError):
+    """A pop found the stream empty and drew from the underflow generator where that is not allowed.
+
+    For the encoder of a chunk this means "code it again over pad words"; for a decoder, that
+    the payload ran out before the images it claims: a corrupted file.
+    """
 
 
 def _pixel_codec(model, likelihood_params, precision_bits):
@@ -78,6 +108,7 @@ class VAECodec:
 
     It is the composition of three codecs per image (the posterior q(z|x), the likelihood
     p(x|z) and the prior p(z)), dealt over the message's lanes in rounds (module docstring).
+    :meth:`push_chunk` / :meth:`pop_chunk` code a chunk onto a message that holds nothing.
 
     Parameters
     ----------
@@ -91,7 +122,11 @@ class VAECodec:
         self.model = model if isinstance(model, CodingModel) else load_model(model)
         self.settings = CodingSettings() if settings is None else settings
         self.prior = codecs.Uniform(self.settings.bucket_bits)
+        self.first_prior = codecs.Uniform(self.settings.first_latent_bits)
         self._centres = q.std_normal_bucket_centres(self.settings.bucket_bits)
+        self._edges = q.std_normal_bucket_edges(self.settings.bucket_bits)
+        # A super-bucket of the first image's latent grid spans 2**_first_shift buckets.
+        self._first_shift = self.settings.bucket_bits - self.settings.first_latent_bits
 
     # -- the three codecs of one round (one image per lane) ------------------------------
     def posterior(self, mean, std):
@@ -116,6 +151,38 @@ class VAECodec:
         self.posterior(*self.model.encode(images)).push(message, buckets)
         return images
 
+    # -- a first image per lane, without bits back ---------------------------------------
+    def first_latent(self, images):
+        """The latent the encoder picks for ``images`` coded by :meth:`push_first`: super-bucket indices.
+
+        Each dimension's posterior mean, snapped to the ``2**first_latent_bits`` equal-mass
+        super-buckets of N(0, 1).  The decoder never recomputes this choice (it pops it), so
+        it need not be reproducible.
+        """
+        mean, _ = self.model.encode(images)
+        return np.searchsorted(self._edges, mean) >> self._first_shift
+
+    def _first_buckets(self, super_buckets):
+        """The bucket standing for each super-bucket: the middle one of the buckets it spans."""
+        return (super_buckets << self._first_shift) | ((1 << self._first_shift) >> 1)
+
+    def push_first(self, message, images):
+        """Push one image per lane with a chosen latent: pixels with p(x|z), z uniformly; nothing is popped.
+
+        Costs ``-log2 p(x|z) + latent_dim * first_latent_bits`` bits, a little more than
+        bits-back, but needs no bits on the message (module docstring).
+        """
+        images = self.check_images(images)
+        super_buckets = self.first_latent(images)
+        self.likelihood(self._first_buckets(super_buckets)).push(message, images.reshape(len(images), -1))
+        self.first_prior.push(message, super_buckets)
+
+    def pop_first(self, message):
+        """Undo :meth:`push_first`: one image per lane of ``message``."""
+        super_buckets = self.first_prior.pop(message, num_steps=self.model.latent_dim)
+        pixels = self.likelihood(self._first_buckets(super_buckets)).pop(message, num_steps=self.model.num_pixels)
+        return pixels.astype(np.uint8).reshape((message.num_lanes,) + self.model.image_shape)
+
     # -- any number of images over the message's lanes -----------------------------------
     def check_images(self, images):
         """``images`` as a C-contiguous uint8 array of shape (N,) + model.image_shape, or ValueError."""
@@ -128,15 +195,18 @@ class VAECodec:
                              f"{images.shape} (expected (N, {', '.join(map(str, shape))}))")
         return np.ascontiguousarray(images)
 
-    def push(self, message, images, progress=None):
-        """Encode ``images`` onto ``message``, dealt to its lanes in rounds.
+    def push(self, message, images, progress=None, rounds=None, borrow=True):
+        """Encode ``images`` onto ``message`` with bits-back, in rounds.
 
-        ``progress(images_done, images_total)`` is called after each round.  The posterior
-        network runs on up to ``_POSTERIOR_ROUNDS_PER_CALL`` rounds at once (rows are
-        independent, so the batching cannot change a bit).
+        ``rounds`` (slices of ``images``, one image per lane each; default
+        ``deal(len(images), message.num_lanes)``) are pushed in order.  ``progress(done, total)``
+        is called after each round.  With ``borrow=False``, a round after which the message
+        has drawn from the underflow generator raises :class:`BorrowedBitsError`.  The
+        posterior network runs on up to ``_POSTERIOR_ROUNDS_PER_CALL`` rounds at once (rows
+        are independent, so the batching cannot change a bit).
         """
         images = self.check_images(images)
-        rounds = deal(len(images), message.num_lanes)
+        rounds = deal(len(images), message.num_lanes) if rounds is None else rounds
         for first in range(0, len(rounds), _POSTERIOR_ROUNDS_PER_CALL):
             batch = rounds[first:first + _POSTERIOR_ROUNDS_PER_CALL]
             offset = batch[0].start
@@ -145,31 +215,62 @@ class VAECodec:
                 rows = slice(images_of_round.start - offset, images_of_round.stop - offset)
                 lanes = images_of_round.stop - images_of_round.start
                 self._push_round(message.first_lanes(lanes), images[images_of_round], means[rows], stds[rows])
+                _check_borrowing(message, borrow, "the encoder's posterior pops found the stream empty")
                 _report(progress, images_of_round.stop, len(images))
 
-    def pop(self, message, count, progress=None):
+    def pop(self, message, count, progress=None, rounds=None, borrow=True, out=None):
         """Decode ``count`` images from ``message`` (the inverse of :meth:`push`); uint8 array.
 
-        ``progress(images_done, images_total)`` is called after each round.
+        ``rounds`` must be those pushed (popped in reverse); ``out`` (shape (count, ...)), if
+        given, receives the images.  ``progress(done, total)`` is called after each round.
+        With ``borrow=False``, a round after which the message has drawn from the underflow
+        generator raises :class:`BorrowedBitsError` (the payload ran out: decoding work stays
+        bounded by the payload).
         """
-        images = np.empty((count,) + tuple(self.model.image_shape), dtype=np.uint8)
-        for images_of_round in reversed(deal(count, message.num_lanes)):
+        images = np.empty((count,) + tuple(self.model.image_shape), dtype=np.uint8) if out is None else out
+        rounds = deal(count, message.num_lanes) if rounds is None else rounds
+        for images_of_round in reversed(rounds):
             lanes = images_of_round.stop - images_of_round.start
             images[images_of_round] = self._pop_round(message.first_lanes(lanes))
+            _check_borrowing(message, borrow, "the payload ran out before the images it claims")
             _report(progress, count - images_of_round.start, count)
         return images
 
-    # -- the codec as a file header describes it ----------------------------------------
-    def header(self, images, message):
-        """The :class:`~bbans_numba.container.Header` of ``images`` pushed onto ``message``."""
-        return container.Header.for_images(
-            images, model_name=self.model.name, model_fingerprint=self.model.fingerprint, lanes=message.num_lanes,
-            settings=self.settings.to_header(self.model.likelihood), initial_words=message.underflow_words,
-        )
+    def push_chunk(self, message, images, progress=None):
+        """Encode a chunk of ``images`` onto ``message``, which holds nothing (see :func:`ramp`).
 
+        Raises :class:`BorrowedBitsError` if a posterior pop finds the stream empty (the
+        caller codes the chunk again over pad words: :func:`bbans_numba.chunks.encode_chunk`).
+        """
+        images = self.check_images(images)
+        if not len(images):
+            return
+        rounds = ramp(len(images), message.num_lanes)
+        self.push_first(message.first_lanes(1), images[rounds[0]])
+        _report(progress, 1, len(images))
+        if len(rounds) > 1:
+            self.push(message, images, progress, rounds=rounds[1:], borrow=False)
+
+    def pop_chunk(self, message, count, progress=None):
+        """Decode a chunk of ``count`` images (the inverse of :meth:`push_chunk`); uint8 array.
+
+        Raises :class:`BorrowedBitsError` as soon as a round draws from the underflow
+        generator: the payload ran out.
+        """
+        images = np.empty((count,) + tuple(self.model.image_shape), dtype=np.uint8)
+        if not count:
+            return images
+        rounds = ramp(count, message.num_lanes)
+        self.pop(message, count, progress, rounds=rounds[1:], borrow=False, out=images)
+        images[rounds[0]] = self.pop_first(message.first_lanes(1))
+        _check_borrowing(message, False, "the payload ran out before the images it claims")
+        _report(progress, count, count)
+        return images
+
+    # -- version 1: the codec a file's header describes ----------------------------------
     @classmethod
     def for_header(cls, header, model=None):
-        """The codec that decodes a file with ``header``.
+        """The codec that decodes a version-1 file with ``header``.
 
         ``model`` (a name, path or loaded model) is used when given; otherwise the model
         named in the header is looked up among the shipped models only -- a name from a
@@ -192,6 +293,11 @@ class VAECodec:
         return codec
 
 
+def _check_borrowing(message, borrow, what):
+    if not borrow and message.underflow_words:
+        raise BorrowedBitsError(f"{what} (a pop drew from the underflow generator)")
+
+
 def deal(count, lanes):
     """The images of each round, as slices: ``count`` images dealt to ``lanes`` lanes.
 
@@ -204,6 +310,26 @@ def deal(count, lanes):
     [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
     """
     return [slice(first, min(first + lanes, count)) for first in range(0, count, lanes)]
+
+
+def ramp(count, lanes):
+    """The rounds of a chunk of ``count`` images coded from nothing on ``lanes`` lanes.
+
+    Round 0 is image 0 alone (on lane 0, coded by :meth:`VAECodec.push_first`); then each
+    round uses twice the lanes of the one before, up to ``lanes``: a round's posterior pops
+    (~0.4 of an image's cost each on MNIST) take bits the earlier rounds pushed.  The last
+    round may be partial.
+
+    Examples
+    --------
+    >>> [(r.start, r.stop) for r in ramp(20, 4)]
+    [(0, 1), (1, 3), (3, 7), (7, 11), (11, 15), (15, 19), (19, 20)]
+    """
+    rounds, first, size = [], 0, 1
+    while first < count:
+        rounds.append(slice(first, min(first + size, count)))
+        first, size = rounds[-1].stop, min(2 * size, lanes)
+    return rounds
 
 
 def _report(progress, done, total):
@@ -222,23 +348,40 @@ def _shipped_model(name):
     return load_model(name)
 
 
+def _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits, first_latent_bits):
+    settings = CodingSettings.from_options(quantizer=quantizer, bucket_bits=bucket_bits,
+                                           latent_precision_bits=latent_precision_bits,
+                                           pixel_precision_bits=pixel_precision_bits,
+                                           first_latent_bits=first_latent_bits)
+    return VAECodec(model, settings)
+
+
 def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None, latent_precision_bits=None,
-             pixel_precision_bits=None, progress=None, *, chains=None):
-    """Compress uint8 images losslessly with bits-back ANS.
+             pixel_precision_bits=None, first_latent_bits=None, chunk_images=None, workers=1, progress=None, *,
+             chains=None):
+    """Compress uint8 images losslessly with bits-back ANS (format version 2).
 
     Parameters
     ----------
     images : numpy.ndarray of uint8, shape (N,) + model.image_shape
+        Any array-like, a memory-mapped ``.npy`` included (read one chunk at a time).
     model : str or CodingModel
         ``"mnist"`` (the shipped default), another shipped name, or a path to an
         exported ``.npz`` model.
     lanes : int, optional
-        Number of rANS lanes coded in lock-step; see :func:`bbans_numba.settings.resolve_lanes`
-        (default :data:`DEFAULT_LANES`, never more than N).
-    quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits
+        rANS lanes per chunk, coded in lock-step; see :func:`bbans_numba.settings.resolve_lanes`
+        (default: one per 32 images, at most :data:`DEFAULT_LANES`).
+    quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits, first_latent_bits
         Quantization settings, see :class:`CodingSettings`; ``None`` takes its default.
+    chunk_images : int or sequence of int, optional
+        Images per chunk (default :data:`DEFAULT_CHUNK_IMAGES`), or every chunk's size
+        (see :func:`bbans_numba.settings.chunk_sizes`).  Chunks are coded independently:
+        in parallel, and decoded alone for random access.
+    workers : int, optional
+        Processes coding chunks at once (1: in this process; ``None``: one per core).
+        The bytes do not depend on it.
     progress : callable, optional
-        Called as ``progress(images_done, images_total)`` after each round.
+        Called as ``progress(images_done, images_total)`` after each chunk.
     chains : int, optional
         Deprecated name of ``lanes``.
 
@@ -247,31 +390,52 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
     bytes
         A self-describing file (see ``docs/format.md``).
     """
+    from . import chunks
+
     if chains is not None:
         warnings.warn("compress(chains=...) is deprecated; use lanes=...", DeprecationWarning, stacklevel=2)
         lanes = chains if lanes is None else lanes
-    settings = CodingSettings.from_options(quantizer=quantizer, bucket_bits=bucket_bits,
-                                           latent_precision_bits=latent_precision_bits,
-                                           pixel_precision_bits=pixel_precision_bits)
-    codec = VAECodec(model, settings)
-    images = codec.check_images(images)
-    message = Message(num_lanes=resolve_lanes(lanes, len(images)))
-    codec.push(message, images, progress)
-    return container.pack(codec.header(images, message), message.to_bytes())
+    codec = _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
+                               first_latent_bits)
+    return chunks.compress_images(codec, images, lanes=lanes, chunk_images=chunk_images, workers=workers,
+                                  progress=progress)
 
 
-def decompress(blob, model=None, progress=None):
+def compress_to(stream, images, model="mnist", lanes=None, quantizer=None, bucket_bits=None,
+                latent_precision_bits=None, pixel_precision_bits=None, first_latent_bits=None, chunk_images=None,
+                workers=1, progress=None):
+    """Like :func:`compress`, but write the file to the binary ``stream``; returns its size in bytes.
+
+    Memory stays bounded whatever the number of images (a memory-mapped ``.npy`` is read a
+    chunk at a time; payloads wait in a temporary file until the header is written).
+    """
+    from . import chunks
+
+    codec = _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
+                               first_latent_bits)
+    return chunks.write_compressed(codec, images, stream, lanes=lanes, chunk_images=chunk_images, workers=workers,
+                                   progress=progress)
+
+
+def decompress(source, model=None, images=None, workers=1, progress=None):
     """Decompress a file made by :func:`compress`; returns the images, bit-exact.
 
     Parameters
     ----------
-    blob : bytes
+    source : bytes or seekable binary file
+        A version-2 or version-1 file (from a file object, only the header and the chunks
+        needed are read).
     model : str or CodingModel, optional
-        The model to decode with.  By default the shipped model named in the file; a model
-        of your own must be passed here (a file never makes the decoder open a path).  Its
-        fingerprint must match the file's.
+        The model to decode with.  By default the shipped model the file names (by its model
+        id; version 1: by name); a model of your own must be passed here (a file never makes
+        the decoder open a path).  Its fingerprint must match the file's.
+    images : slice, optional
+        Only these images (a slice of the image indices, step 1): only the chunks holding
+        them are decoded.
+    workers : int, optional
+        Processes decoding chunks at once (1: in this process; ``None``: one per core).
     progress : callable, optional
-        Called as ``progress(images_done, images_total)`` after each round.
+        Called as ``progress(images_done, images_total)``.
 
     Raises
     ------
@@ -279,23 +443,55 @@ def decompress(blob, model=None, progress=None):
         Not a bbans file, newer format, truncated, corrupted (checksums, or a header the
         payload contradicts), or a missing or different model.  Wrong pixels are never returned.
     """
+    from . import chunks
+
+    if _version(source) == 2:
+        return chunks.decompress_file(source, model=model, images=images, workers=workers, progress=progress)
+    blob = source if isinstance(source, (bytes, bytearray, memoryview)) else source.read()
     header, payload = container.unpack(blob)
+    first, stop = chunks.image_range(images, header.count)
     codec = VAECodec.for_header(header, model)
     message = _message_of(header, payload)
     try:
-        images = codec.pop(message, header.count, progress)
+        decoded = codec.pop(message, header.count, progress)
     except ValueError as error:  # e.g. a decoded latent the posterior gives probability 0
         raise container.ContainerError(f"corrupted file or different model: {error}") from error
     if message != Message(num_lanes=header.lanes):
         raise container.ContainerError(
             "corrupted file or different model: decoding did not return the stream to its initial state"
         )
-    header.verify_pixels(images)
-    return images
+    header.verify_pixels(decoded)
+    return decoded[first:stop]
+
+
+def decompress_to_npy(source, stream, model=None, images=None, workers=1, progress=None):
+    """Like :func:`decompress`, but write the images to the binary ``stream`` as a ``.npy`` file.
+
+    A version-2 file is decoded and written chunk by chunk, in bounded memory.  Returns the
+    shape written.
+    """
+    from . import chunks
+
+    if _version(source) == 2:
+        return chunks.decompress_to_npy(source, stream, model=model, images=images, workers=workers,
+                                        progress=progress)
+    decoded = decompress(source, model=model, images=images, progress=progress)
+    np.lib.format.write_array(stream, decoded, allow_pickle=False)
+    return decoded.shape
+
+
+def _version(source):
+    """The format version of ``source`` (bytes, or a seekable file: read from its start)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return container.file_version(source)
+    source.seek(0)
+    start = source.read(len(container.MAGIC) + 2)
+    source.seek(0)
+    return container.file_version(start)
 
 
 def _message_of(header, payload):
-    """The payload's rANS message, checked against what the header says of it."""
+    """A version-1 payload's rANS message, checked against what the header says of it."""
     try:
         message = Message.from_bytes(payload)
     except ValueError as error:
@@ -312,5 +508,16 @@ def _message_of(header, payload):
     return message
 
 
-# What ``bbans info`` shows about a file (a dict; see bbans_numba.container.Header.describe).
-file_info = container.describe_file
+def file_info(source):
+    """What ``bbans info`` shows about a file (bytes or a seekable binary file), as a dict.
+
+    See :func:`bbans_numba.container.describe_file`; for a version-2 file (of which only the
+    header is read), ``model`` is the shipped model with the file's id, or None.
+    """
+    from . import chunks, container_v2
+
+    if _version(source) == 2:
+        header, header_bytes = container_v2.read_header(source)
+        size = len(source) if isinstance(source, (bytes, bytearray, memoryview)) else source.seek(0, 2)
+        return dict(header.describe(size, header_bytes), model=chunks.shipped_model_name(header.model_id))
+    return container.describe_file(source if isinstance(source, (bytes, bytearray, memoryview)) else source.read())

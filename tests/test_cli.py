@@ -21,8 +21,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKE_FINGERPRINT = "0" * 64
 
 
-# -- a fake codec: raw pixels wrapped in a real container -------------------------------
-def fake_compress(images, model="mnist", lanes=None, quantizer="exact", bucket_bits=None, progress=None):
+# -- a fake codec: raw pixels wrapped in a real (version-1) container -------------------
+def fake_compress(images, model="mnist", lanes=None, quantizer="exact", bucket_bits=None, progress=None, **_):
+    images = np.asarray(images)
     header = container.Header.for_images(
         images, model_name=f"fake-{model}", model_fingerprint=FAKE_FINGERPRINT, lanes=min(lanes or 1, len(images)),
         settings={"quantizer": quantizer, "bucket_bits": bucket_bits}, initial_words=3, chunk_images=4,
@@ -32,19 +33,31 @@ def fake_compress(images, model="mnist", lanes=None, quantizer="exact", bucket_b
     return container.pack(header, images.tobytes())
 
 
-def fake_decompress(blob, model=None, progress=None):
+def fake_compress_to(stream, images, **options):
+    return stream.write(fake_compress(images, **options))
+
+
+def fake_decompress(source, model=None, images=None, progress=None, **_):
+    blob = source if isinstance(source, bytes) else source.read()
     header, payload = container.unpack(blob)
-    images = np.frombuffer(payload, dtype=np.uint8).reshape(header.count, *header.image_shape)
-    header.verify_pixels(images)
+    decoded = np.frombuffer(payload, dtype=np.uint8).reshape(header.count, *header.image_shape)
+    header.verify_pixels(decoded)
     if progress is not None:
-        progress(len(images), len(images))
-    return images
+        progress(len(decoded), len(decoded))
+    return decoded[images or slice(None)]
+
+
+def fake_decompress_to_npy(source, stream, **options):
+    decoded = fake_decompress(source, **options)
+    np.lib.format.write_array(stream, decoded)
+    return decoded.shape
 
 
 @pytest.fixture
 def fake_codec(monkeypatch):
-    monkeypatch.setattr(bb, "compress", fake_compress, raising=False)
-    monkeypatch.setattr(bb, "decompress", fake_decompress, raising=False)
+    for name, fake in (("compress", fake_compress), ("compress_to", fake_compress_to),
+                       ("decompress", fake_decompress), ("decompress_to_npy", fake_decompress_to_npy)):
+        monkeypatch.setattr(bb, name, fake, raising=False)
 
 
 @pytest.fixture
@@ -91,9 +104,10 @@ def run_subprocess(*args):
 # -- help, version, usage errors --------------------------------------------------------
 @pytest.mark.parametrize(("command", "options"), [
     ([], ["compress", "decompress", "info", "demo", "--version", "bbans: error:"]),
-    (["compress"], ["INPUT", "OUTPUT", "--model", "--lanes", "--quantizer", "--bucket-bits", "--force",
-                    "--quiet", "--debug", "mnist:sample", ".npy"]),
-    (["decompress"], ["INPUT", "OUTPUT", "--model", "--force", "--quiet", "--debug", ".npy", "000000.png"]),
+    (["compress"], ["INPUT", "OUTPUT", "--model", "--lanes", "--quantizer", "--bucket-bits", "--chunk-images",
+                    "--workers", "--scheduler", "--force", "--quiet", "--debug", "mnist:sample", ".npy"]),
+    (["decompress"], ["INPUT", "OUTPUT", "--model", "--images", "--workers", "--scheduler", "--force", "--quiet",
+                      "--debug", ".npy", "000000.png"]),
     (["info"], ["FILE", "--debug", "bits/dim"]),
     (["demo"], ["--limit", "--lanes", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
 ])
@@ -106,11 +120,13 @@ def test_help_explains_every_option(capsys, command, options):
 
 
 def test_help_shows_the_real_defaults_in_one_vocabulary(capsys):
-    from bbans_numba.settings import DEFAULT_LANES, CodingSettings
+    from bbans_numba.settings import DEFAULT_CHUNK_IMAGES, DEFAULT_LANES, IMAGES_PER_LANE, CodingSettings
 
     _, out, _ = run_main(capsys, "compress", "--help")
     flat = " ".join(out.split())
-    assert f"(default: {DEFAULT_LANES};" in flat and "never more than the image count" in flat
+    assert f"(default: one per {IMAGES_PER_LANE} images, at most {DEFAULT_LANES};" in flat
+    assert "never more than a chunk's images" in flat
+    assert f"(default: {DEFAULT_CHUNK_IMAGES})" in flat and "(default: one per core, here" in flat
     assert f"(default: {CodingSettings().quantizer})" in flat
     assert f"(default: {CodingSettings().bucket_bits})" in flat
     assert "chain" not in flat  # the deprecated alias works but is not advertised
@@ -183,9 +199,10 @@ def test_interrupt_exits_130(capsys, monkeypatch, npy_input, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bb, "compress", interrupted, raising=False)
+    monkeypatch.setattr(bb, "compress_to", interrupted, raising=False)
     status, _, err = run_main(capsys, "compress", npy_input, tmp_path / "out.bbans")
     assert status == 130 and err == "bbans: interrupted\n"
+    assert list(tmp_path.glob("out.bbans*")) == []  # no partial output
 
 
 def test_exit_codes_in_a_fresh_process(tmp_path):
@@ -223,7 +240,8 @@ def test_more_lanes_than_images_is_said(capsys, npy_input, tmp_path, fake_codec)
     output = tmp_path / "out.bbans"
     status, _, err = run_main(capsys, "compress", npy_input, output, "--lanes", 100000, "--quiet")
     assert status == 0
-    assert err == "bbans: note: --lanes 100000 is more than the 10 images: coding with 10 lanes (one image per lane)\n"
+    assert err == ("bbans: note: --lanes 100000 is more than the 10 images of a chunk: coding with 10 lanes "
+                   "(one image per lane)\n")
     assert run_main(capsys, "compress", npy_input, output, "--lanes", 10, "--force")[2] == ""
 
 
@@ -327,11 +345,11 @@ def test_progress_bar_is_throttled_but_always_shows_the_end():
 def test_the_codec_gets_a_progress_callback(capsys, monkeypatch, npy_input, tmp_path):
     calls = []
 
-    def recording_compress(images, progress=None, **kwargs):
+    def recording_compress_to(stream, images, progress=None, **kwargs):
         calls.append(progress)
-        return fake_compress(images, progress=progress, **kwargs)
+        return fake_compress_to(stream, images, progress=progress, **kwargs)
 
-    monkeypatch.setattr(bb, "compress", recording_compress, raising=False)
+    monkeypatch.setattr(bb, "compress_to", recording_compress_to, raising=False)
     assert run_main(capsys, "compress", npy_input, tmp_path / "out.bbans")[0] == 0
     assert isinstance(calls[0], cli.ProgressBar) and not calls[0].enabled  # stderr is not a terminal here
 
@@ -382,7 +400,9 @@ def test_real_codec_round_trip_in_process(capsys, mnist_npy, tmp_path):
     status, out, _ = run_main(capsys, "compress", mnist_npy, compressed, "--lanes", 2)
     assert status == 0 and "compressed 6 images of 28x28" in out
     status, out, _ = run_main(capsys, "info", compressed)
-    assert status == 0 and "lanes:             2" in out and "model:             mnist" in out
+    flat = " ".join(out.split())
+    assert status == 0 and "lanes: 2 (most in a chunk)" in flat and "model: mnist" in flat
+    assert "format version 2" in flat and "chunks: 1" in flat
     status, _, _ = run_main(capsys, "decompress", compressed, tmp_path / "pngs")
     assert status == 0
     np.testing.assert_array_equal(bb.load_images(tmp_path / "pngs"), np.load(mnist_npy))
@@ -405,7 +425,7 @@ def test_real_codec_refuses_a_corrupted_file(capsys, mnist_npy, tmp_path):
     blob[-20] ^= 0x10  # inside the payload, before its CRC
     compressed.write_bytes(bytes(blob))
     status, _, err = run_main(capsys, "decompress", compressed, tmp_path / "six.npy")
-    assert_one_line_error(status, err, "corrupted payload")
+    assert_one_line_error(status, err, "chunk 0 is corrupted")
 
 
 def test_real_codec_demo(capsys):
