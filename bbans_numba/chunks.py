@@ -144,22 +144,26 @@ def encode_chunk(codec, images, lanes):
     return Chunk(count=count, lanes=message.num_lanes, payload_bytes=len(payload), pad_words=pad_words), payload
 
 
-def decode_chunk(codec, chunk, payload, index=0):
+def decode_chunk(codec, chunk, payload, index=0, last=False):
     """Decode and check one chunk: its images, or :class:`ContainerError` naming chunk ``index``.
 
     Refuses as soon as decoding draws from the underflow generator (the payload ran out);
     afterwards, the message must be back to the chunk's fresh message: its pad words, and
-    lane 0's head carrying the CRC-32 of the decoded pixels (:func:`fresh_message`).
+    lane 0's head carrying the CRC-32 of the decoded pixels (:func:`fresh_message`).  The
+    last chunk's payload is the rest of the file, so for it (``last``) the message says
+    that the file may be truncated.
     """
+    truncated = " (it is the last chunk: the file may be truncated)" if last else ""
     try:
         message = message_of(chunk, payload)
         images = codec.pop_chunk(message, chunk.count)
     except ValueError as error:  # a malformed payload, a run-out payload, an impossible symbol
-        raise ContainerError(f"chunk {index} is corrupted (or was coded with another model): {error}") from error
+        raise ContainerError(f"chunk {index} is corrupted{truncated} (or was coded with another model): "
+                             f"{error}") from error
     if message != fresh_message(chunk.lanes, chunk.pad_words, pixel_crc(images, codec.model.fingerprint)):
-        raise ContainerError(f"chunk {index} is corrupted (or was coded with another model, or with one whose "
-                             "fingerprint differs beyond the 8 bytes of its id): decoding did not end at its initial "
-                             "state and pixel checksum")
+        raise ContainerError(f"chunk {index} is corrupted{truncated} (or was coded with another model, or with one "
+                             "whose fingerprint differs beyond the 8 bytes of its id): decoding did not end at its "
+                             "initial state and pixel checksum")
     return images
 
 
@@ -191,8 +195,8 @@ def _encode_task(codec, images, lanes):
     return encode_chunk(codec, images, lanes)
 
 
-def _decode_task(codec, chunk, payload, index):
-    return decode_chunk(codec, chunk, payload, index)
+def _decode_task(codec, chunk, payload, index, last):
+    return decode_chunk(codec, chunk, payload, index, last)
 
 
 _WORKER_CODEC = None
@@ -406,7 +410,8 @@ def decode_chunks(source, model=None, images=None, workers=1, progress=None):
         return source.read(chunk.payload_bytes)
 
     def parts():
-        arguments = ((header.chunks[index], payload(index), index) for index in indices)
+        arguments = ((header.chunks[index], payload(index), index, index == len(header.chunks) - 1)
+                     for index in indices)
         with ChunkCoder(codec, workers, len(indices)) as coder:
             done = 0
             for index, decoded in zip(indices, coder.map(_decode_task, arguments)):
