@@ -82,6 +82,9 @@ __all__ = ["compress", "compress_to", "decompress", "decompress_to_npy", "file_i
 
 # Rounds whose posteriors the encoder computes in one network call (bounds memory).
 _POSTERIOR_ROUNDS_PER_CALL = 16
+# Chunks of fewer images refine their first image's latent with this many passes (encoder only).
+_REFINE_BELOW_IMAGES = 64
+_REFINE_PASSES = 2
 
 
 class BorrowedBitsError(ValueError):
@@ -152,28 +155,70 @@ class VAECodec:
         return images
 
     # -- a first image per lane, without bits back ---------------------------------------
-    def first_latent(self, images):
+    def first_latent(self, images, refine_passes=0):
         """The latent the encoder picks for ``images`` coded by :meth:`push_first`: super-bucket indices.
 
         Each dimension's posterior mean, snapped to the ``2**first_latent_bits`` equal-mass
-        super-buckets of N(0, 1).  The decoder never recomputes this choice (it pops it), so
-        it need not be reproducible.
+        super-buckets of N(0, 1), then improved by ``refine_passes`` passes of
+        :meth:`_refine_first_latent`.  The decoder never recomputes this choice (it pops it),
+        so it need not be reproducible.
         """
         mean, _ = self.model.encode(images)
-        return np.searchsorted(self._edges, mean) >> self._first_shift
+        choice = np.searchsorted(self._edges, mean) >> self._first_shift
+        for row in range(len(images) if refine_passes else 0):
+            choice[row] = self._refine_first_latent(images[row], choice[row], refine_passes)
+        return choice
+
+    def _pixel_bits(self, image, super_buckets):
+        """Bits the pixels of ``image`` cost under each latent row of ``super_buckets`` (k, latent_dim)."""
+        codec = self.likelihood(self._first_buckets(super_buckets))
+        pixels = np.broadcast_to(image.reshape(1, -1).astype(np.int64), (len(super_buckets), image.size))
+        _, freqs = codec.intervals(Message(num_lanes=len(super_buckets)), pixels)
+        return np.sum(self.settings.pixel_precision_bits - np.log2(freqs.astype(np.float64)), axis=1)
+
+    def _refine_first_latent(self, image, choice, passes):
+        """Move dimensions of ``choice`` to neighbouring super-buckets while the pixels get cheaper.
+
+        Each pass prices every single move (one dimension up or down) in one batch, then
+        takes the best move of every dimension that has an improving one if that combination
+        is cheaper still, else the single best move.  The latent's own cost is the same
+        wherever it lies (uniform), so only the pixels' cost counts.
+        """
+        top = (1 << self.settings.first_latent_bits) - 1
+        cost = self._pixel_bits(image, choice[None])[0]
+        dims = np.arange(choice.size)
+        for _ in range(passes):
+            moves = np.repeat(choice[None], 2 * choice.size, axis=0)
+            moves[2 * dims, dims] -= 1
+            moves[2 * dims + 1, dims] += 1
+            np.clip(moves, 0, top, out=moves)
+            costs = self._pixel_bits(image, moves).reshape(choice.size, 2)
+            best = np.argmin(costs, axis=1)
+            improving = costs[dims, best] < cost
+            if not improving.any():
+                break
+            combined = np.where(improving, moves[2 * dims + best, dims], choice)
+            combined_cost = self._pixel_bits(image, combined[None])[0]
+            if combined_cost < cost:
+                choice, cost = combined, combined_cost
+            else:
+                flat = int(np.argmin(costs))
+                choice, cost = moves[flat], costs.reshape(-1)[flat]
+        return choice
 
     def _first_buckets(self, super_buckets):
         """The bucket standing for each super-bucket: the middle one of the buckets it spans."""
         return (super_buckets << self._first_shift) | ((1 << self._first_shift) >> 1)
 
-    def push_first(self, message, images):
+    def push_first(self, message, images, refine_passes=0):
         """Push one image per lane with a chosen latent: pixels with p(x|z), z uniformly; nothing is popped.
 
         Costs ``-log2 p(x|z) + latent_dim * first_latent_bits`` bits, a little more than
-        bits-back, but needs no bits on the message (module docstring).
+        bits-back, but needs no bits on the message (module docstring).  ``refine_passes``:
+        see :meth:`first_latent`.
         """
         images = self.check_images(images)
-        super_buckets = self.first_latent(images)
+        super_buckets = self.first_latent(images, refine_passes)
         self.likelihood(self._first_buckets(super_buckets)).push(message, images.reshape(len(images), -1))
         self.first_prior.push(message, super_buckets)
 
@@ -241,12 +286,16 @@ class VAECodec:
 
         Raises :class:`BorrowedBitsError` if a posterior pop finds the stream empty (the
         caller codes the chunk again over pad words: :func:`bbans_numba.chunks.encode_chunk`).
+        A chunk of fewer than ``_REFINE_BELOW_IMAGES`` images refines its first image's latent
+        (:meth:`first_latent`): ~35 bits less on MNIST for ~0.2 s, which only small chunks
+        notice (0.045 bits/dim for one image).
         """
         images = self.check_images(images)
         if not len(images):
             return
         rounds = ramp(len(images), message.num_lanes)
-        self.push_first(message.first_lanes(1), images[rounds[0]])
+        refine = _REFINE_PASSES if len(images) < _REFINE_BELOW_IMAGES else 0
+        self.push_first(message.first_lanes(1), images[rounds[0]], refine)
         _report(progress, 1, len(images))
         if len(rounds) > 1:
             self.push(message, images, progress, rounds=rounds[1:], borrow=False)

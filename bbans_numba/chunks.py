@@ -2,7 +2,7 @@
 
 A chunk is a run of consecutive images coded onto its own fresh message
 (:meth:`bbans_numba.bbans.VAECodec.push_chunk`): it decodes alone, so chunks are coded in
-parallel (:class:`ChunkCoder`: worker processes, one Numba thread each) and a reader that
+parallel (:class:`ChunkCoder`: threads over kernels that release the GIL) and a reader that
 wants a few images decodes only the chunks that hold them.  A chunk's payload is its
 message without the serialization header: ``lanes`` u64 heads, then the u32 words, bottom
 first (:func:`payload_of` / :func:`message_of`).
@@ -30,16 +30,14 @@ True
 """
 
 import collections
-import contextlib
 import math
-import multiprocessing
 import os
 import shutil
 import struct
 import tempfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
-import numba
 import numpy as np
 
 from . import container_v2
@@ -167,28 +165,13 @@ def decode_chunk(codec, chunk, payload, index=0, last=False):
     return images
 
 
-# -- running chunks, here or in worker processes ---------------------------------------------
+# -- running chunks, here or in threads ----------------------------------------------------
 def default_workers():
     """The cores this process may run on (the default number of workers of the CLI)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on every platform
         return os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def one_numba_thread():
-    """Run Numba's parallel kernels on one thread inside the block (for this thread only).
-
-    Chunks are the unit of parallel work: a kernel that splits one round (a few lanes) over
-    threads spends its time synchronizing, and collapses when another process holds a core.
-    """
-    previous = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
 
 
 def _encode_task(codec, images, lanes):
@@ -199,26 +182,16 @@ def _decode_task(codec, chunk, payload, index, last):
     return decode_chunk(codec, chunk, payload, index, last)
 
 
-_WORKER_CODEC = None
-
-
-def _start_worker(model, settings):
-    global _WORKER_CODEC
-    numba.set_num_threads(1)
-    _WORKER_CODEC = VAECodec(model, settings)
-
-
-def _in_worker(task, *args):
-    return task(_WORKER_CODEC, *args)
-
-
 class ChunkCoder:
-    """Runs chunk tasks with one codec: in this process, or in ``workers`` worker processes.
+    """Runs chunk tasks with one codec: in this thread, or in ``workers`` threads.
 
-    Worker processes are started (``spawn``) only when there are more chunks than one and
-    more workers than one; each loads the model once and runs its kernels on one thread.
-    Results come back in task order; at most ``2 * workers`` tasks are in flight, so a
-    stream of chunks is coded in bounded memory.  Use as a context manager.
+    Every kernel of the coding path is sequential and releases the GIL (chunks are the unit
+    of parallel work: a kernel that split one round, a few lanes, over threads would spend
+    its time synchronizing, and collapse when another process holds a core), so threads
+    run chunks side by side with no start-up cost; the Python between kernels is a few
+    percent of the time.  Results come back in task order; at most ``2 * workers`` tasks
+    are in flight, so a stream of chunks is coded in bounded memory.  Use as a context
+    manager.
     """
 
     def __init__(self, codec, workers=1, num_tasks=None):
@@ -231,11 +204,7 @@ class ChunkCoder:
 
     def __enter__(self):
         if self.workers > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start_worker,
-                                             initargs=(self.codec.model, self.codec.settings))
+            self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="bbans-chunk")
         return self
 
     def __exit__(self, *exc_info):
@@ -246,13 +215,12 @@ class ChunkCoder:
     def map(self, task, arguments):
         """``task(codec, *args)`` for each ``args`` of the iterable ``arguments``, yielded in order."""
         if self._pool is None:
-            with one_numba_thread():
-                for args in arguments:
-                    yield task(self.codec, *args)
+            for args in arguments:
+                yield task(self.codec, *args)
             return
         pending = collections.deque()
         for args in arguments:
-            pending.append(self._pool.submit(_in_worker, task, *args))
+            pending.append(self._pool.submit(task, self.codec, *args))
             if len(pending) >= _TASKS_AHEAD_PER_WORKER * self.workers:
                 yield pending.popleft().result()
         while pending:

@@ -9,8 +9,8 @@ carry leading *batch* dimensions: none (shared by all lanes and steps), ``(num_l
 How the work is split
 ---------------------
 * A push first computes every symbol's interval with one jitted pass (sequential: it
-  is cheap next to the beta-binomial recurrence, which runs in parallel, and a parallel
-  kernel covering every codec kind took ~8 s to compile on a cold start), checks
+  is cheap next to the beta-binomial recurrence, and a parallel kernel covering every
+  codec kind took ~8 s to compile on a cold start), checks
   them (a symbol of frequency 0 raises ``ValueError`` before the message changes), then
   hands them to the push kernel of :mod:`bbans_numba.rans`.  Table codecs skip the
   interval pass: that kernel reads their rows itself (zero frequencies are checked
@@ -451,7 +451,7 @@ class BetaBinomial(_TableCodec):
 
     ``alpha`` and ``beta`` (same shape: (), (num_lanes,) or (num_lanes, num_steps)) are
     clamped into :data:`bbans_numba.quantize.BETA_BINOMIAL_PARAM_RANGE`; tables are built
-    in parallel from the pmf ratio recurrence, every symbol gets frequency >= 1.  With
+    from the pmf ratio recurrence, every symbol gets frequency >= 1.  With
     one table per symbol ((num_lanes, num_steps) parameters) no table is stored: a push
     computes each symbol's interval, a pop each step's running sums, from the same
     recurrence (same bits as the tables; :attr:`cdf` builds them on demand).

@@ -19,9 +19,10 @@ on its own input row, through the same floating-point operations in the same ord
 
 - dense layers accumulate in float32 ``out[r, j] = b[j]; out[r, j] += x[r, k] * W[k, j]``
   for k ascending (k with ``x[r, k] == 0`` skipped, which depends only on that row). Rows
-  are grouped into blocks of ``ROW_BLOCK`` to reuse each weight row from cache; ``prange``
-  runs over blocks, never splits a row's sum, and the loop over j vectorizes without any
-  reassociation (each lane is a separate output element);
+  are grouped into blocks of ``ROW_BLOCK`` to reuse each weight row from cache, a row's
+  sum is never split, and the loop over j vectorizes without any reassociation (each lane
+  is a separate output element). Kernels run sequentially and release the GIL: chunks of
+  images are what runs in parallel (threads, :mod:`bbans_numba.chunks`);
 - kernels are compiled without ``fastmath``, so LLVM may neither reassociate nor contract
   a multiply and an add into an FMA;
 - activations and heads are elementwise, in scalar libm calls (Numba has no vector math
@@ -82,7 +83,7 @@ def network_layer_names(network, residual_blocks):
     return [f"{network}.input", *inner, f"{network}.output"]
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True)
 def _dense(x, kernel, bias, activation, residual):
     """``activation(x @ kernel + bias) + residual`` row by row (see the module docstring).
 
@@ -90,7 +91,7 @@ def _dense(x, kernel, bias, activation, residual):
     """
     rows, outputs = x.shape[0], kernel.shape[1]
     out = np.empty((rows, outputs), dtype=np.float32)
-    for block in numba.prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+    for block in range((rows + ROW_BLOCK - 1) // ROW_BLOCK):
         first, stop = block * ROW_BLOCK, min(block * ROW_BLOCK + ROW_BLOCK, rows)
         for r in range(first, stop):
             out[r, :] = bias
@@ -116,11 +117,11 @@ def _dense(x, kernel, bias, activation, residual):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True)
 def _clipped_softplus(raw, low, high):
     """``clip(softplus(raw), low, high)`` in float64, elementwise, for (B, N) float32 ``raw``."""
     out = np.empty(raw.shape, dtype=np.float64)
-    for r in numba.prange(raw.shape[0]):
+    for r in range(raw.shape[0]):
         for j in range(raw.shape[1]):
             x = np.float64(raw[r, j])
             softplus = max(x, 0.0) + np.log1p(np.exp(-abs(x)))

@@ -35,7 +35,7 @@ import functools
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from scipy.special import ndtri
 
 from .rans import check_precision
@@ -269,10 +269,10 @@ def gaussian_histogram_bucket(slot, mean, std, edges, points):
     return low
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _gaussian_freqs_kernel(means, stds, edges, points, precision_bits, use_histogram, freqs):
     num_buckets = edges.size + 1
-    for row in prange(means.size):
+    for row in range(means.size):
         previous = np.int64(0)
         for bucket in range(1, num_buckets + 1):
             if use_histogram:
@@ -383,9 +383,9 @@ def inverse_scales(log_scales):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _logistic_freqs_kernel(means, inverse_scales, weights, num_symbols, precision_bits, freqs):
-    for row in prange(means.shape[0]):
+    for row in range(means.shape[0]):
         previous = np.int64(0)
         for symbol in range(1, num_symbols + 1):
             start = logistic_mixture_start(symbol, means, inverse_scales, weights, row, 0, num_symbols, precision_bits)
@@ -533,15 +533,16 @@ def _beta_binomial_bounds_block(symbols, first, count, trials, precision_bits, c
         freqs[first + r] = beta_binomial_start(symbol + 1, cumulative, r, trials, precision_bits) - start
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _beta_binomial_rows_kernel(alphas, betas, symbols, trials, precision_bits, cdf, starts, freqs):
     """Whole tables into ``cdf`` (when ``symbols`` is empty), else the intervals of
-    ``symbols`` (one per row) into ``starts, freqs``; rows in parallel blocks."""
+    ``symbols`` (one per row) into ``starts, freqs``; rows in blocks, sequentially (chunks of
+    images are what runs in parallel, :mod:`bbans_numba.chunks`)."""
     num_rows = alphas.size
     num_blocks = (num_rows + _BLOCK_ROWS - 1) // _BLOCK_ROWS
     num_chunks = min(num_blocks, 64)  # scratch is allocated once per chunk, not per row
-    for chunk_index in prange(num_chunks):
-        chunk = np.int64(chunk_index)  # prange indices are unsigned; keep index math int64
+    for chunk_index in range(num_chunks):
+        chunk = np.int64(chunk_index)
         pmf = np.empty((trials + 1, _BLOCK_ROWS), dtype=np.float64)
         cumulative = np.empty((trials + 2, _BLOCK_ROWS) if symbols.size else (0, 0), dtype=np.float64)
         for block in range(chunk * num_blocks // num_chunks, (chunk + 1) * num_blocks // num_chunks):
@@ -592,7 +593,7 @@ def beta_binomial_cdf(alpha, beta, trials, precision_bits):
 
     ``cdf[..., k]`` is the start of symbol ``k``; ``cdf[..., -1] == 2**precision_bits``.
     Every symbol gets frequency >= 1.  Parameters are clamped into
-    :data:`BETA_BINOMIAL_PARAM_RANGE`.  Rows are built in parallel.
+    :data:`BETA_BINOMIAL_PARAM_RANGE`.
     """
     alpha, beta, trials, precision_bits = check_beta_binomial_args(alpha, beta, trials, precision_bits)
     cdf = np.empty((alpha.size, trials + 2), dtype=np.uint32)

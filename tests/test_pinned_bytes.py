@@ -40,15 +40,15 @@ REFERENCE_SHA256 = {
 
 # sha256 of each version-2 reference file: regenerating them must be a visible, deliberate edit here.
 V2_REFERENCE_SHA256 = {
-    "v2-mnist-exact-lanes6.bbans": "1e95cee26c0f220fe7fdf435379af2151e12442994627f7f99376b61dfead24f",
-    "v2-mnist-exact.bbans": "27a45518023669c1958cfd4ca70cd33ef6eb0f06e26f4a03fe865f9cbdd9dd5b",
-    "v2-mnist-fast-exact-lanes6.bbans": "41c063e7a0ec8f0f192db9eaa80775d16ab3dafc1bc033c297c6f5e4df7d51de",
-    "v2-mnist-fast-exact.bbans": "2e07442c7d7bc67b2bdbef4226d5d7d558655a402c8fae066eff7748eb91cb74",
-    "v2-mnist-fast-histogram-lanes6.bbans": "7e90f11f0bed6456ed170470d93cd0cc91b5820cd5c8b47f96aacbc27971ba8d",
-    "v2-mnist-fast-histogram.bbans": "c39c72a1faba732daf14cd212d17536b4ceb10b588cdf8dd76daef14dcc85bae",
-    "v2-mnist-histogram-chunks8.bbans": "823ce8d440ed895f95f3d1cd0af4a0d364a4206fc7948b8e1e825fa0e3415015",
-    "v2-mnist-histogram-lanes6.bbans": "cdc309e31c87ab4f2ac9d1f4f2f103eb3c3c70562ceb55714cdf96953e31d3d4",
-    "v2-mnist-histogram.bbans": "2a5ef9b81fb99024281a20e35151b6cc80d0493ff056e3a29cb3984c5377353b",
+    "v2-mnist-exact-lanes6.bbans": "797fd5ce88afd54061e7f009f39f2c516b0917b4d999397cc144faf667d273b3",
+    "v2-mnist-exact.bbans": "c0e548911a2751bc248bdc072cca41c5909470be1a142815fb4db16a3e7f6c6a",
+    "v2-mnist-fast-exact-lanes6.bbans": "97ce2e5f172bf1e7517e75d9863acb17fbf67d1e92e9432873fbd074d1631e77",
+    "v2-mnist-fast-exact.bbans": "ae1a95633311868c33ed9fed8e330a7d27551e86f79d7c0f7cc1d17c7930848c",
+    "v2-mnist-fast-histogram-lanes6.bbans": "3e33d52b90e35f1882d1e58d488d292066a07ec76e72574ee34398f5e97f5459",
+    "v2-mnist-fast-histogram.bbans": "a07931f798c44fccfe5e25162a742b49af4e978b65d980576c0ce5852b896b9a",
+    "v2-mnist-histogram-chunks8.bbans": "0213974f3a31caa4dc227a6b4cc5b74691a0b135fa57c69664a34f985cf66549",
+    "v2-mnist-histogram-lanes6.bbans": "5760f6ac82fdc83570f7260aad91128417db528d4949219c14b7651a22146d96",
+    "v2-mnist-histogram.bbans": "1b59044b2d45333f79e34a065490b8706c0f43c367f4db737b3adbda2138d8f2",
 }
 
 # sha256 of Message.to_bytes() after pushing each regression case of bench/bench_rans.py
