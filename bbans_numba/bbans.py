@@ -406,7 +406,7 @@ def _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pix
 
 
 def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None, latent_precision_bits=None,
-             pixel_precision_bits=None, first_latent_bits=None, chunk_images=None, workers=1, progress=None, *,
+             pixel_precision_bits=None, first_latent_bits=None, chunk_images=None, workers=None, progress=None, *,
              chains=None):
     """Compress uint8 images losslessly with bits-back ANS (format version 2).
 
@@ -427,7 +427,7 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
         (see :func:`bbans_numba.settings.chunk_sizes`).  Chunks are coded independently:
         in parallel, and decoded alone for random access.
     workers : int, optional
-        Processes coding chunks at once (1: in this process; ``None``: one per core).
+        Threads coding chunks at once (default: one per core; 1: in the calling thread).
         The bytes do not depend on it.
     progress : callable, optional
         Called as ``progress(images_done, images_total)`` after each chunk.
@@ -452,7 +452,7 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
 
 def compress_to(stream, images, model="mnist", lanes=None, quantizer=None, bucket_bits=None,
                 latent_precision_bits=None, pixel_precision_bits=None, first_latent_bits=None, chunk_images=None,
-                workers=1, progress=None):
+                workers=None, progress=None):
     """Like :func:`compress`, but write the file to the binary ``stream``; returns its size in bytes.
 
     Memory stays bounded whatever the number of images (a memory-mapped ``.npy`` is read a
@@ -466,7 +466,7 @@ def compress_to(stream, images, model="mnist", lanes=None, quantizer=None, bucke
                                    progress=progress)
 
 
-def decompress(source, model=None, images=None, workers=1, progress=None):
+def decompress(source, model=None, images=None, workers=None, progress=None):
     """Decompress a file made by :func:`compress`; returns the images, bit-exact.
 
     Parameters
@@ -482,7 +482,7 @@ def decompress(source, model=None, images=None, workers=1, progress=None):
         Only these images (a slice of the image indices, step 1): only the chunks holding
         them are decoded.
     workers : int, optional
-        Processes decoding chunks at once (1: in this process; ``None``: one per core).
+        Threads decoding chunks at once (default: one per core; 1: in the calling thread).
     progress : callable, optional
         Called as ``progress(images_done, images_total)``.
 
@@ -513,7 +513,7 @@ def decompress(source, model=None, images=None, workers=1, progress=None):
     return decoded[first:stop]
 
 
-def decompress_to_npy(source, stream, model=None, images=None, workers=1, progress=None):
+def decompress_to_npy(source, stream, model=None, images=None, workers=None, progress=None):
     """Like :func:`decompress`, but write the images to the binary ``stream`` as a ``.npy`` file.
 
     A version-2 file is decoded and written chunk by chunk, in bounded memory.  Returns the
