@@ -206,7 +206,8 @@ class ChunkedHeader:
     def chunks_holding(self, first, stop):
         """Indices of the chunks holding any image in ``first .. stop - 1``."""
         starts = self.chunk_starts()
-        return [index for index in range(len(self.chunks)) if starts[index] < stop and starts[index + 1] > first]
+        return [index for index in range(len(self.chunks))
+                if first < stop and starts[index] < stop and starts[index + 1] > first]
 
     # -- serialization --------------------------------------------------------------------
     def to_bytes(self):
