@@ -287,15 +287,21 @@ def write_compressed(codec, images, stream, lanes=None, chunk_images=None, worke
     return len(header) + sum(chunk.payload_bytes for chunk in chunks)
 
 
-_SHIPPED_IDS = {}
+# Shipped models loaded so far, by name: a file names its model by id, and finding the id
+# means loading the models (~0.15 s each); they are read-only, so one copy serves every call.
+_SHIPPED_MODELS = {}
+
+
+def _shipped_model(name):
+    if name not in _SHIPPED_MODELS:
+        _SHIPPED_MODELS[name] = load_model(name)
+    return _SHIPPED_MODELS[name]
 
 
 def shipped_model_name(wanted):
     """The name of the shipped model whose id is ``wanted`` (8 bytes), or None."""
     for name in available_models():
-        if name not in _SHIPPED_IDS:
-            _SHIPPED_IDS[name] = model_id(load_model(name))
-        if _SHIPPED_IDS[name] == wanted:
+        if model_id(_shipped_model(name)) == wanted:
             return name
     return None
 
@@ -307,7 +313,7 @@ def _shipped_model_with_id(wanted):
         raise ContainerError(f"this file was compressed with model id {wanted.hex()}, which is not a shipped model "
                              f"(shipped: {', '.join(available_models()) or 'none'}): pass it explicitly with "
                              "model=... (CLI: --model PATH)")
-    return load_model(name)
+    return _shipped_model(name)
 
 
 def codec_for(header, model=None):

@@ -191,7 +191,7 @@ def test_a_v2_file_names_no_path_only_a_model_id(mnist_images, random_model, mon
     opened = []
     real_load = bb.chunks.load_model
     monkeypatch.setattr(bb.chunks, "load_model", lambda name: opened.append(name) or real_load(name))
-    monkeypatch.setattr(bb.chunks, "_SHIPPED_IDS", {})
+    monkeypatch.setattr(bb.chunks, "_SHIPPED_MODELS", {})
     with pytest.raises(container.ContainerError, match="not a shipped model"):
         bb.decompress(blob)
     assert opened and set(opened) <= set(bb.model.available_models())
