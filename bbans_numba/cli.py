@@ -232,16 +232,16 @@ def run_compress(args):
     refuse_to_overwrite(output, args.force)
     images = load_images_lazily(args.input)
     note_fewer_lanes(args.lanes, min(len(images), args.chunk_images or DEFAULT_CHUNK_IMAGES))
-    options = dict(model=args.model, lanes=args.lanes, quantizer=args.quantizer, bucket_bits=args.bucket_bits,
-                   chunk_images=args.chunk_images)
+    options = dict(model=args.model, lanes=args.lanes, quantizer=args.quantizer, bucket_bits=args.bucket_bits)
     start = time.perf_counter()
     if args.scheduler:
         blob = bb.compress_dask(dask_images(images, args.chunk_images), scheduler=args.scheduler, **options)
-        output.write_bytes(blob)
-        size = len(blob)
+        with written(output) as stream:
+            size = stream.write(blob)
     else:
         with ProgressBar("compressing", enabled=not args.quiet) as progress, written(output) as stream:
-            size = bb.compress_to(stream, images, workers=args.workers, progress=progress, **options)
+            size = bb.compress_to(stream, images, chunk_images=args.chunk_images, workers=args.workers,
+                                  progress=progress, **options)
     seconds = time.perf_counter() - start
     if not args.quiet:
         print(f"compressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output}: "
@@ -257,8 +257,10 @@ def run_decompress(args):
     start = time.perf_counter()
     with open(args.input, "rb") as source:
         if args.scheduler:
-            images = bb.decompress_dask(source.read(), model=args.model, scheduler=args.scheduler)
-            images = images.compute()[args.images or slice(None)]
+            from bbans_numba import on_dask
+
+            lazy = bb.decompress_dask(source.read(), model=args.model)[args.images or slice(None)]
+            (images,) = on_dask.compute([lazy], args.scheduler)
             write_images(images, output)
             shape = images.shape
         elif output.suffix.lower() == ".npy":
