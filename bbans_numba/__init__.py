@@ -29,7 +29,7 @@ _LAZY_ATTRS = {
     "load_images": ("bbans_numba.datasets", "load_images"),
 }
 _LAZY_MODULES = {"rans", "quantize", "codecs", "bbans", "settings", "model", "container", "container_v2", "chunks",
-                 "on_dask", "datasets", "cli"}
+                 "on_dask", "npy_stream", "datasets", "cli"}
 
 __all__ = sorted(set(_LAZY_ATTRS) | _LAZY_MODULES)
 

@@ -397,7 +397,8 @@ def _shipped_model(name):
     return load_model(name)
 
 
-def _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits, first_latent_bits):
+def make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits, first_latent_bits):
+    """The :class:`VAECodec` of a model and optional settings (``None``: the default), as ``compress`` takes them."""
     settings = CodingSettings.from_options(quantizer=quantizer, bucket_bits=bucket_bits,
                                            latent_precision_bits=latent_precision_bits,
                                            pixel_precision_bits=pixel_precision_bits,
@@ -444,7 +445,7 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
     if chains is not None:
         warnings.warn("compress(chains=...) is deprecated; use lanes=...", DeprecationWarning, stacklevel=2)
         lanes = chains if lanes is None else lanes
-    codec = _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
+    codec = make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
                                first_latent_bits)
     return chunks.compress_images(codec, images, lanes=lanes, chunk_images=chunk_images, workers=workers,
                                   progress=progress)
@@ -460,7 +461,7 @@ def compress_to(stream, images, model="mnist", lanes=None, quantizer=None, bucke
     """
     from . import chunks
 
-    codec = _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
+    codec = make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
                                first_latent_bits)
     return chunks.write_compressed(codec, images, stream, lanes=lanes, chunk_images=chunk_images, workers=workers,
                                    progress=progress)

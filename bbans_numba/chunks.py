@@ -12,7 +12,7 @@ Guarantees the encoder gives a reader (so that its work is bounded by the payloa
 * the message never borrowed from the underflow generator: if a posterior pop ever finds
   the stream empty, the chunk is coded again over zero *pad words* at the bottom of the
   stream (:func:`encode_chunk`), so a decoder refuses a chunk as soon as it draws;
-* every image has at least :data:`MIN_PAYLOAD_BYTES_PER_IMAGE` payload byte (pad words
+* every image has at least ``container_v2.MIN_PAYLOAD_BYTES_PER_IMAGE`` payload byte (pad words
   again, if it ever had to; no real image comes near: MNIST digits take ~130 bytes), so a
   reader refuses a chunk claiming more images than payload bytes.
 
@@ -52,7 +52,6 @@ __all__ = ["encode_chunk", "decode_chunk", "fresh_message", "payload_of", "messa
            "ChunkCoder", "encode_chunks", "compress_images", "write_compressed", "decode_chunks", "decompress_file",
            "decompress_to_npy", "codec_for", "image_range", "default_workers"]
 
-MIN_PAYLOAD_BYTES_PER_IMAGE = container_v2.MIN_PAYLOAD_BYTES_PER_IMAGE
 # Message.to_bytes() layout before the heads: num_lanes, reserved, underflow_words, num_words.
 _MESSAGE_PREFIX = struct.Struct("<IIQQ")
 # The bits of a chunk's pixel CRC-32 that lane 0's initial head carries.
@@ -133,7 +132,7 @@ def encode_chunk(codec, images, lanes):
         raise RuntimeError(f"could not code a chunk of {count} images without borrowing, even over {pad_words} pad "
                            "words")
     payload = payload_of(message)
-    missing = MIN_PAYLOAD_BYTES_PER_IMAGE * count - len(payload)
+    missing = container_v2.MIN_PAYLOAD_BYTES_PER_IMAGE * count - len(payload)
     if missing > 0:  # the pops never reached the bottom, so more pad words there change nothing else
         extra = math.ceil(missing / container_v2.WORD_BYTES)
         heads = container_v2.HEAD_BYTES * lanes

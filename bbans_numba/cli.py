@@ -392,13 +392,15 @@ def written(output):
 
 
 def load_images_lazily(spec):
-    """The images of ``spec``; a ``.npy`` file is memory-mapped (read a chunk at a time when coding)."""
+    """The images of ``spec``; a ``.npy`` file is read a chunk at a time when coding (bounded memory)."""
     if str(spec).lower().endswith(".npy") and Path(spec).is_file():
+        from bbans_numba.npy_stream import NpyImages
+
         try:
-            images = np.load(spec, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError):
+            images = NpyImages(spec)
+        except ValueError:
             return bb.load_images(spec)  # its own, precise message
-        if images.dtype == np.uint8 and images.ndim in (3, 4) and len(images):
+        if images.ndim in (3, 4) and len(images):
             return images
     return bb.load_images(spec)
 

@@ -24,7 +24,7 @@ True
 import numpy as np
 
 from . import chunks, container_v2
-from .bbans import _codec_for_options
+from .bbans import make_codec
 
 __all__ = ["compress_dask", "decompress_dask", "from_images", "compute"]
 
@@ -79,7 +79,7 @@ def compress_dask(images, model="mnist", lanes=None, quantizer=None, bucket_bits
         Exactly ``bb.compress(images, chunk_images=images.chunks[0], ...)``.
     """
     dask = _dask()
-    codec = _codec_for_options(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
+    codec = make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
                                first_latent_bits)
     images = dask.array.asarray(images)
     codec.check_images(np.empty((0,) + images.shape[1:], dtype=images.dtype))

@@ -140,7 +140,6 @@ def test_a_chunk_that_would_borrow_is_coded_again_over_pad_words(codec, images, 
 
 def test_a_chunk_smaller_than_a_byte_per_image_is_padded(codec, images, monkeypatch):
     monkeypatch.setattr(container_v2, "MIN_PAYLOAD_BYTES_PER_IMAGE", 400)
-    monkeypatch.setattr(chunks, "MIN_PAYLOAD_BYTES_PER_IMAGE", 400)
     chunk, payload = encode_chunk(codec, images[:5], lanes=2)
     assert chunk.pad_words > 0 and len(payload) == chunk.payload_bytes >= 5 * 400
     assert np.array_equal(decode_chunk(codec, chunk, payload), images[:5])
