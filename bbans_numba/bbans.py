@@ -77,8 +77,8 @@ from .model import CodingModel, available_models, load_model
 from .rans import Message
 from .settings import DEFAULT_CHUNK_IMAGES, DEFAULT_LANES, CodingSettings
 
-__all__ = ["compress", "compress_to", "decompress", "decompress_to_npy", "file_info", "VAECodec", "CodingSettings", "DEFAULT_LANES",
-           "DEFAULT_CHUNK_IMAGES", "BorrowedBitsError", "deal", "ramp"]
+__all__ = ["compress", "compress_to", "decompress", "decompress_to_npy", "file_info", "make_codec", "VAECodec",
+           "CodingSettings", "DEFAULT_LANES", "DEFAULT_CHUNK_IMAGES", "BorrowedBitsError", "deal", "ramp"]
 
 # Rounds whose posteriors the encoder computes in one network call (bounds memory).
 _POSTERIOR_ROUNDS_PER_CALL = 16

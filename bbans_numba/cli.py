@@ -367,7 +367,7 @@ def baseline_row(name, compress, decompress, images):
 
 # -- helpers ----------------------------------------------------------------------------
 def note_fewer_lanes(requested, count):
-    """Say on stderr when chunks of (at most) ``count`` images are coded with fewer lanes than the ``requested`` ones."""
+    """Say on stderr when chunks of (at most) ``count`` images get fewer lanes than the ``requested`` ones."""
     lanes = resolve_lanes(requested, count)
     if requested is not None and lanes < requested:
         print(f"{PROG}: note: --lanes {requested} is more than the {plural(count, 'image')} of a chunk: coding with "

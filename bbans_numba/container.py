@@ -493,7 +493,8 @@ def unpack(blob):
     view = memoryview(bytes(blob))
     version = file_version(view)
     if version != 1:
-        raise ContainerError(f"this is a format version {version} file, not version 1 (read it with bbans_numba.decompress)")
+        raise ContainerError(f"this is a format version {version} file, not version 1 "
+                             "(read it with bbans_numba.decompress)")
     reader = _Reader(view)
     reader.offset += _VERSION.size
     header_len = reader.unpack(_U32, "header length")

@@ -13,8 +13,9 @@ in its ``--help``.
 
 Examples
 --------
->>> CodingSettings()
-CodingSettings(quantizer='histogram', bucket_bits=8, latent_precision_bits=16, pixel_precision_bits=24, first_latent_bits=4)
+>>> CodingSettings()  # doctest: +NORMALIZE_WHITESPACE
+CodingSettings(quantizer='histogram', bucket_bits=8, latent_precision_bits=16, pixel_precision_bits=24,
+               first_latent_bits=4)
 >>> CodingSettings(quantizer="exact").latent_precision_bits   # bucket_bits + 12
 20
 >>> CodingSettings.from_options(quantizer="exact", bucket_bits=None) == CodingSettings(quantizer="exact")

@@ -84,27 +84,38 @@ def rates(counts, jpegxl_limit, subsets, seed=0):
 
 # -- throughput against workers ------------------------------------------------------------------
 def workers(count, worker_counts, repeats):
-    """Images/s each way for each number of worker threads, runs interleaved (the machine is shared)."""
+    """Images/s each way for each number of worker threads, runs interleaved (the machine is shared).
+
+    Also the process's CPU time (all threads): ``cores_used`` = CPU seconds / wall seconds
+    shows how much of the machine the run got, and CPU ms per image whether parallel runs
+    cost extra work.
+    """
     images = bb.load_images("mnist:test")[:count]
     bb.decompress(bb.compress(images[:40]))  # compile / load everything once
-    timings = {workers: {"compress": [], "decompress": []} for workers in worker_counts}
+    timings = {workers: {"compress": [], "decompress": [], "cpu": [], "wall": []} for workers in worker_counts}
     blob = None
     for _ in range(repeats):
         for workers in worker_counts:
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             coded = bb.compress(images, workers=workers)
             middle = time.perf_counter()
             decoded = bb.decompress(coded, workers=workers)
-            end = time.perf_counter()
+            end, cpu = time.perf_counter(), time.process_time() - cpu
             assert np.array_equal(decoded, images) and (blob is None or coded == blob)
             blob = coded
-            timings[workers]["compress"].append(middle - start)
-            timings[workers]["decompress"].append(end - middle)
+            timing = timings[workers]
+            timing["compress"].append(middle - start)
+            timing["decompress"].append(end - middle)
+            timing["cpu"].append(cpu)
+            timing["wall"].append(end - start)
     rows = []
     for workers in worker_counts:
+        timing = timings[workers]
         rows.append({"name": f"{workers} worker{'s' if workers > 1 else ''}", "workers": workers, "count": count,
-                     "compress_images_per_s": count / float(np.median(timings[workers]["compress"])),
-                     "decompress_images_per_s": count / float(np.median(timings[workers]["decompress"])),
+                     "compress_images_per_s": count / float(np.median(timing["compress"])),
+                     "decompress_images_per_s": count / float(np.median(timing["decompress"])),
+                     "cpu_ms_per_image": 1000 * float(np.median(timing["cpu"])) / (2 * count),
+                     "cores_used": float(np.sum(timing["cpu"]) / np.sum(timing["wall"])),
                      "load_average": load_average()})
     base = rows[0]
     for row in rows:
@@ -200,7 +211,8 @@ TABLES = {
               ("lzma", "lzma -9e", 4), ("jpegxl_per_image", "JPEG-XL per image", 4)],
     "workers": [("name", "workers", None), ("count", "images", None), ("compress_images_per_s", "compress img/s", 0),
                 ("compress_speedup", "speed-up", 2), ("decompress_images_per_s", "decompress img/s", 0),
-                ("decompress_speedup", "speed-up", 2), ("load_average", "load avg", 1)],
+                ("decompress_speedup", "speed-up", 2), ("cpu_ms_per_image", "CPU ms/image (each way)", 2),
+                ("cores_used", "cores used", 2), ("load_average", "load avg", 1)],
     "memory": [("name", "images", None), ("input_mib", "input MiB", 1), ("bits_per_dim", "bits/dim", 4),
                ("compress_peak_rss_mib", "compress peak RSS MiB", 0),
                ("decompress_peak_rss_mib", "decompress peak RSS MiB", 0),

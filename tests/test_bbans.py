@@ -209,7 +209,8 @@ def test_header_claims_are_checked_against_the_payload(mnist_images):
     blob = bb.compress(mnist_images[:6], lanes=3)
     assert np.array_equal(bb.decompress(with_chunks(blob)), mnist_images[:6])
     with pytest.raises(container.ContainerError, match="chunk 0 is corrupted"):
-        bb.decompress(with_chunks(blob, lanes=2, payload_bytes=container_v2.read_header(blob)[0].chunks[0].payload_bytes))
+        payload_bytes = container_v2.read_header(blob)[0].chunks[0].payload_bytes
+        bb.decompress(with_chunks(blob, lanes=2, payload_bytes=payload_bytes))
     with pytest.raises(container.ContainerError, match="chunk 0 is corrupted"):
         bb.decompress(with_chunks(blob, count=5))
     with pytest.raises(container.ContainerError, match="chunk 0 is corrupted"):
