@@ -160,3 +160,22 @@ def test_one_image_costs_a_28_byte_header_and_its_bits():
     assert info["header_bytes"] == 28 and info["lanes"] == 1
     assert 8 * len(blob) / image.size < 1.6  # the shipped model on MNIST test image 0 (README)
     assert np.array_equal(bb.decompress(blob), image)
+
+
+# -- threads over chunks: no parallel kernel, and the kernels release the GIL -----------------------
+def test_no_coding_kernel_is_parallel_and_every_kernel_releases_the_gil():
+    """Chunks are the unit of parallel work (threads): a prange over a round's few lanes would spend its time
+    synchronizing and collapse when another process holds a core; a kernel holding the GIL would serialize the
+    threads.  New kernels in these modules take ``@njit(cache=True, nogil=True)``."""
+    from numba.core.registry import CPUDispatcher
+
+    from bbans_numba import codecs, model, quantize, rans
+
+    tiny = {"_initial_heads"}  # a fresh message's heads: microseconds, once per chunk
+    for module in (rans, codecs, quantize, model):
+        for name, kernel in vars(module).items():
+            if isinstance(kernel, CPUDispatcher):
+                options = kernel.targetoptions
+                assert not options.get("parallel"), f"{module.__name__}.{name} is parallel"
+                if options.get("inline") != "always" and name not in tiny:
+                    assert options.get("nogil"), f"{module.__name__}.{name} holds the GIL"
