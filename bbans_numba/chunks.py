@@ -62,7 +62,7 @@ _FIRST_PAD_WORDS = 16
 # Chunks handed to the workers ahead of the one being collected, per worker (bounds memory).
 _TASKS_AHEAD_PER_WORKER = 2
 # Payload bytes held in memory before write_compressed spills them to a temporary file.
-_SPOOL_BYTES = 1 << 26
+_SPOOL_BYTES = 1 << 24
 
 
 # -- one chunk's message --------------------------------------------------------------------
@@ -271,7 +271,7 @@ def write_compressed(codec, images, stream, lanes=None, chunk_images=None, worke
     """Write the version-2 file of ``images`` to the binary ``stream``; returns its size in bytes.
 
     Memory stays bounded whatever the number of images: payloads wait in a temporary file
-    (in memory up to 64 MiB) until the header, which lists their sizes, has been written.
+    (in memory up to 16 MiB) until the header, which lists their sizes, has been written.
     """
     images = _check_image_array(codec, images)
     chunks = []
