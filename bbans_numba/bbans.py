@@ -15,7 +15,7 @@ The message has ``lanes`` independent rANS states.  Images are dealt to them in
 **rounds**: a round codes one image on each of its first lanes, so every network call sees a
 batch and every jitted kernel loops over lanes.  (A codec *step*, as in
 ``pop(message, num_steps)``, is one symbol per lane: a round pushes ``latent_dim`` steps of
-latents and ``D`` steps of pixels.)  :func:`deal` gives full rounds (version-1 files);
+latents and ``D`` steps of pixels.)  :func:`deal` gives full rounds (a message you hold);
 :func:`ramp` gives the rounds of a chunk that starts from nothing (version 2, below).
 
 Chunks: starting from nothing
@@ -95,17 +95,6 @@ class BorrowedBitsError(ValueError):
     """
 
 
-def _pixel_codec(model, likelihood_params, precision_bits):
-    """The likelihood p(x|z) as a codec over (lanes, pixels)."""
-    if model.likelihood == "beta_binomial":
-        alpha, beta = likelihood_params
-        return codecs.BetaBinomial(255, alpha, beta, precision_bits)
-    if model.likelihood == "logistic_mixture":
-        means, log_scales, logit_weights = likelihood_params
-        return codecs.DiscretizedLogisticMixture(means, log_scales, logit_weights, precision_bits)
-    raise ValueError(f"model {model.name!r} has an unsupported likelihood {model.likelihood!r}")
-
-
 class VAECodec:
     """BB-ANS with a VAE as one symmetric codec: ``push(message, images)`` / ``pop(message, count)``.
 
@@ -139,8 +128,7 @@ class VAECodec:
 
     def likelihood(self, buckets):
         """p(x|z) over (lanes, pixels), at the centres of the (lanes, latent_dim) ``buckets``."""
-        params = self.model.decode(self._centres[buckets])
-        return _pixel_codec(self.model, params, self.settings.pixel_precision_bits)
+        return self.model.likelihood_codec(self._centres[buckets], self.settings.pixel_precision_bits)
 
     def _push_round(self, message, images, mean, std):
         buckets = self.posterior(mean, std).pop(message)
@@ -316,32 +304,6 @@ class VAECodec:
         _report(progress, count, count)
         return images
 
-    # -- version 1: the codec a file's header describes ----------------------------------
-    @classmethod
-    def for_header(cls, header, model=None):
-        """The codec that decodes a version-1 file with ``header``.
-
-        ``model`` (a name, path or loaded model) is used when given; otherwise the model
-        named in the header is looked up among the shipped models only -- a name from a
-        file is never opened as a path.  Either way its fingerprint must match.
-        """
-        if model is None:
-            model = _shipped_model(header.model_name)
-        codec = cls(model, CodingSettings.from_header(header.settings))
-        found = codec.model
-        if found.fingerprint != header.model_fingerprint:
-            raise container.ContainerError(
-                f"this file was compressed with model {header.model_name!r} (fingerprint "
-                f"{header.model_fingerprint[:12]}...), but model {found.name!r} has fingerprint "
-                f"{found.fingerprint[:12]}...: decoding needs the same weights"
-            )
-        if header.image_shape != tuple(found.image_shape):
-            raise container.ContainerError(
-                f"file holds images of shape {header.image_shape}, model codes {tuple(found.image_shape)}"
-            )
-        return codec
-
-
 def _check_borrowing(message, borrow, what):
     if not borrow and message.underflow_words:
         raise BorrowedBitsError(f"{what} (a pop drew from the underflow generator)")
@@ -386,17 +348,6 @@ def _report(progress, done, total):
         progress(done, total)
 
 
-def _shipped_model(name):
-    """The shipped model ``name`` names, or a ContainerError saying how to pass another model."""
-    shipped = available_models()
-    if name not in shipped:
-        raise container.ContainerError(
-            f"this file was compressed with model {name!r}, which is not a shipped model "
-            f"(shipped: {', '.join(shipped) or 'none'}): pass it explicitly with model=... (CLI: --model PATH)"
-        )
-    return load_model(name)
-
-
 def make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits, first_latent_bits):
     """The :class:`VAECodec` of a model and optional settings (``None``: the default), as ``compress`` takes them."""
     settings = CodingSettings.from_options(quantizer=quantizer, bucket_bits=bucket_bits,
@@ -408,7 +359,7 @@ def make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_preci
 
 def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None, latent_precision_bits=None,
              pixel_precision_bits=None, first_latent_bits=None, chunk_images=None, workers=None, progress=None, *,
-             chains=None):
+             file_names=None, chains=None):
     """Compress uint8 images losslessly with bits-back ANS (format version 2).
 
     Parameters
@@ -432,13 +383,17 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
         The bytes do not depend on it.
     progress : callable, optional
         Called as ``progress(images_done, images_total)`` after each chunk.
+    file_names : list of str, optional
+        The PNG file name of each image, stored in the file's header (``file_names``) so
+        that decompressing to a folder can restore them; checked before any coding, see
+        :func:`bbans_numba.container.file_names_problem`.  Decoding never depends on them.
     chains : int, optional
         Deprecated name of ``lanes``.
 
     Returns
     -------
     bytes
-        A self-describing file (see ``docs/format.md``).
+        A self-describing file (see ``bbans_numba/format.md``, printed by ``bbans format``).
     """
     from . import chunks
 
@@ -448,12 +403,12 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
     codec = make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
                                first_latent_bits)
     return chunks.compress_images(codec, images, lanes=lanes, chunk_images=chunk_images, workers=workers,
-                                  progress=progress)
+                                  progress=progress, file_names=file_names)
 
 
 def compress_to(stream, images, model="mnist", lanes=None, quantizer=None, bucket_bits=None,
                 latent_precision_bits=None, pixel_precision_bits=None, first_latent_bits=None, chunk_images=None,
-                workers=None, progress=None):
+                workers=None, progress=None, *, file_names=None):
     """Like :func:`compress`, but write the file to the binary ``stream``; returns its size in bytes.
 
     Memory stays bounded whatever the number of images (a memory-mapped ``.npy`` is read a
@@ -464,7 +419,7 @@ def compress_to(stream, images, model="mnist", lanes=None, quantizer=None, bucke
     codec = make_codec(model, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits,
                                first_latent_bits)
     return chunks.write_compressed(codec, images, stream, lanes=lanes, chunk_images=chunk_images, workers=workers,
-                                   progress=progress)
+                                   progress=progress, file_names=file_names)
 
 
 def decompress(source, model=None, images=None, workers=None, progress=None):
@@ -473,11 +428,12 @@ def decompress(source, model=None, images=None, workers=None, progress=None):
     Parameters
     ----------
     source : bytes or seekable binary file
-        A version-2 or version-1 file (from a file object, only the header and the chunks
-        needed are read).
+        A version-2 file (from a file object, only the header and the chunks needed are read).
+        A version-1 file is refused with a :class:`~bbans_numba.container.ContainerError`
+        naming the release that decodes it (:func:`refuse_old_version`).
     model : str or CodingModel, optional
         The model to decode with.  By default the shipped model the file names (by its model
-        id; version 1: by name); a model of your own must be passed here (a file never makes
+        id); a model of your own must be passed here (a file never makes
         the decoder open a path).  Its fingerprint must match the file's.
     images : slice, optional
         Only these images (a slice of the image indices, step 1): only the chunks holding
@@ -495,23 +451,8 @@ def decompress(source, model=None, images=None, workers=None, progress=None):
     """
     from . import chunks
 
-    if _version(source) == 2:
-        return chunks.decompress_file(source, model=model, images=images, workers=workers, progress=progress)
-    blob = source if isinstance(source, (bytes, bytearray, memoryview)) else source.read()
-    header, payload = container.unpack(blob)
-    first, stop = chunks.image_range(images, header.count)
-    codec = VAECodec.for_header(header, model)
-    message = _message_of(header, payload)
-    try:
-        decoded = codec.pop(message, header.count, progress)
-    except ValueError as error:  # e.g. a decoded latent the posterior gives probability 0
-        raise container.ContainerError(f"corrupted file or different model: {error}") from error
-    if message != Message(num_lanes=header.lanes):
-        raise container.ContainerError(
-            "corrupted file or different model: decoding did not return the stream to its initial state"
-        )
-    header.verify_pixels(decoded)
-    return decoded[first:stop]
+    refuse_old_version(_version(source))
+    return chunks.decompress_file(source, model=model, images=images, workers=workers, progress=progress)
 
 
 def decompress_to_npy(source, stream, model=None, images=None, workers=None, progress=None):
@@ -522,12 +463,35 @@ def decompress_to_npy(source, stream, model=None, images=None, workers=None, pro
     """
     from . import chunks
 
-    if _version(source) == 2:
-        return chunks.decompress_to_npy(source, stream, model=model, images=images, workers=workers,
-                                        progress=progress)
-    decoded = decompress(source, model=model, images=images, progress=progress)
-    np.lib.format.write_array(stream, decoded, allow_pickle=False)
-    return decoded.shape
+    refuse_old_version(_version(source))
+    return chunks.decompress_to_npy(source, stream, model=model, images=images, workers=workers, progress=progress)
+
+
+# Format versions this release only describes (``bbans info``), each with the release that
+# decodes it.  Version 1 (bbans_numba 0.1.x) computed the ``mnist`` model with the
+# platform's libm; this release computes it with portable math (issue 10), so those files
+# no longer decode bit-exactly here.
+_DECODED_BY_RELEASE = {1: "0.1.0"}
+
+
+def refuse_old_version(version):
+    """Raise :class:`~bbans_numba.container.ContainerError` for a format version this release does not decode.
+
+    Examples
+    --------
+    >>> refuse_old_version(2)
+    >>> refuse_old_version(1)
+    Traceback (most recent call last):
+    ...
+    bbans_numba.container.ContainerError: this is a format v1 file written by bbans_numba 0.1.x; this release (format v2) does not decode it: decode it with `pip install bbans_numba==0.1.0`
+    """
+    if version in _DECODED_BY_RELEASE:
+        release = _DECODED_BY_RELEASE[version]
+        raise container.ContainerError(
+            f"this is a format v{version} file written by bbans_numba {release.rsplit('.', 1)[0]}.x; this release "
+            f"(format v{container.FORMAT_VERSION}) does not decode it: decode it with "
+            f"`pip install bbans_numba=={release}`"
+        )
 
 
 def _version(source):
@@ -538,24 +502,6 @@ def _version(source):
     start = source.read(len(container.MAGIC) + 2)
     source.seek(0)
     return container.file_version(start)
-
-
-def _message_of(header, payload):
-    """A version-1 payload's rANS message, checked against what the header says of it."""
-    try:
-        message = Message.from_bytes(payload)
-    except ValueError as error:
-        raise container.ContainerError(f"corrupted payload: {error}") from error
-    if message.num_lanes != header.lanes:
-        raise container.ContainerError(
-            f"corrupted file: the header says {header.lanes} lanes, the payload's message has {message.num_lanes}"
-        )
-    if message.underflow_words != header.initial_words:
-        raise container.ContainerError(
-            f"corrupted file: the header says {header.initial_words} initial words, the payload's message "
-            f"has {message.underflow_words}"
-        )
-    return message
 
 
 def file_info(source):

@@ -42,7 +42,7 @@ import numpy as np
 
 from . import container_v2
 from .bbans import BorrowedBitsError, VAECodec
-from .container import ContainerError
+from .container import ContainerError, file_names_problem
 from .container_v2 import Chunk, ChunkedHeader
 from .model import CodingModel, available_models, load_model
 from .rans import HEAD_LOWER_BOUND, Message
@@ -253,33 +253,44 @@ def encode_chunks(codec, images, lanes=None, chunk_images=None, workers=1, progr
             yield result
 
 
-def header_for(codec, image_shape, chunks):
-    """The version-2 header of ``chunks`` coded with ``codec``."""
+def header_for(codec, image_shape, chunks, file_names=None):
+    """The version-2 header of ``chunks`` coded with ``codec`` (``file_names``: optional, one per image)."""
     return ChunkedHeader(model_id=model_id(codec.model), image_shape=tuple(image_shape),
-                         settings=codec.settings.to_header(), chunks=tuple(chunks))
+                         settings=codec.settings.to_header(), chunks=tuple(chunks), file_names=file_names)
 
 
-def compress_images(codec, images, lanes=None, chunk_images=None, workers=1, progress=None):
+def check_file_names(file_names, count):
+    """Refuse, before any coding, ``file_names`` that cannot name ``count`` images (None passes)."""
+    if file_names is not None:
+        problem = file_names_problem(file_names, count)
+        if problem:
+            raise ValueError(f"file_names {problem}")
+
+
+def compress_images(codec, images, lanes=None, chunk_images=None, workers=1, progress=None, file_names=None):
     """The bytes of a version-2 file holding ``images`` (see :func:`bbans_numba.compress`)."""
     images = _check_image_array(codec, images)
+    check_file_names(file_names, len(images))
     coded = list(encode_chunks(codec, images, lanes, chunk_images, workers, progress))
-    header = header_for(codec, images.shape[1:], [chunk for chunk, _ in coded])
+    header = header_for(codec, images.shape[1:], [chunk for chunk, _ in coded], file_names)
     return header.to_bytes() + b"".join(payload for _, payload in coded)
 
 
-def write_compressed(codec, images, stream, lanes=None, chunk_images=None, workers=1, progress=None):
+def write_compressed(codec, images, stream, lanes=None, chunk_images=None, workers=1, progress=None,
+                     file_names=None):
     """Write the version-2 file of ``images`` to the binary ``stream``; returns its size in bytes.
 
     Memory stays bounded whatever the number of images: payloads wait in a temporary file
     (in memory up to 16 MiB) until the header, which lists their sizes, has been written.
     """
     images = _check_image_array(codec, images)
+    check_file_names(file_names, len(images))
     chunks = []
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
         for chunk, payload in encode_chunks(codec, images, lanes, chunk_images, workers, progress):
             chunks.append(chunk)
             spool.write(payload)
-        header = header_for(codec, images.shape[1:], chunks).to_bytes()
+        header = header_for(codec, images.shape[1:], chunks, file_names).to_bytes()
         stream.write(header)
         spool.seek(0)
         shutil.copyfileobj(spool, stream)

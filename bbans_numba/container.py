@@ -2,9 +2,10 @@
 
 Every version starts with the same magic and a u16 version; :func:`file_version` reads and
 checks them.  This package writes version 2 (:mod:`bbans_numba.container_v2`: a compact
-binary header over independent chunks) and still reads version 1, described here: a
-JSON header around one rANS message.  Version-1 layout (all integers little-endian;
-``docs/format.md`` is the full specification)::
+binary header over independent chunks).  Version 1, described here (a JSON header around one
+rANS message), is still read for ``bbans info``, but no longer decoded: see
+:func:`bbans_numba.bbans.refuse_old_version`.  Version-1 layout (all integers little-endian;
+``bbans_numba/format.md``, printed by ``bbans format``, is the full specification)::
 
     magic        8 bytes   b"\\x89BBANS\\r\\n"
     version      u16       1
@@ -41,6 +42,7 @@ import json
 import math
 import re
 import struct
+import unicodedata
 import zlib
 from dataclasses import dataclass
 
@@ -54,6 +56,7 @@ __all__ = [
     "ContainerError",
     "HeaderFieldError",
     "Header",
+    "file_names_problem",
     "pack",
     "unpack",
     "pixel_checksums",
@@ -69,6 +72,11 @@ FLUSH_BITS_PER_LANE = 64
 WORD_BITS = 32
 # Images per pixel checksum when the writer does not say.
 DEFAULT_CHUNK_IMAGES = 1000
+# A stored PNG file name: at most this many bytes of UTF-8 (the usual file system limit on one
+# name), none of these characters, which are path syntax somewhere (POSIX, Windows), and no
+# control characters (a name is printed, e.g. by ``bbans info``).
+MAX_FILE_NAME_BYTES = 255
+PATH_SYNTAX_CHARACTERS = frozenset("/\\:")
 
 _VERSION = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -151,6 +159,10 @@ class Header:
         CRC32 of each chunk of ``chunk_images`` images, ``ceil(count / chunk_images)`` values.
     dtype : str
         ``"uint8"``, the only pixel type.
+    file_names : tuple of str or None
+        Optional: the PNG file name of each image, in image order (``None``: not stored).
+        Safe to write into one folder: see :func:`file_names_problem`.  Decoding the pixels
+        never depends on it.
     """
 
     model_name: str
@@ -163,6 +175,7 @@ class Header:
     chunk_images: int
     crc32: tuple
     dtype: str = "uint8"
+    file_names: tuple = None
 
     def __post_init__(self):
         for field, check in _FIELD_CHECKS.items():
@@ -177,26 +190,38 @@ class Header:
         if len(self.crc32) != chunks:
             raise HeaderFieldError("crc32", f"holds {len(self.crc32)} checksums but {self.count} images in "
                                             f"chunks of {self.chunk_images} need {chunks}")
+        if self.file_names is not None:
+            problem = file_names_problem(self.file_names, self.count)
+            if problem:
+                raise HeaderFieldError("file_names", problem)
+            object.__setattr__(self, "file_names", tuple(self.file_names))
 
     @classmethod
     def for_images(cls, images, *, model_name, model_fingerprint, lanes, settings, initial_words,
-                   chunk_images=DEFAULT_CHUNK_IMAGES):
+                   chunk_images=DEFAULT_CHUNK_IMAGES, file_names=None):
         """The header of a file holding ``images`` (count, shape, dtype and checksums taken from them)."""
         images = np.asarray(images)
         return cls(model_name=model_name, model_fingerprint=model_fingerprint, image_shape=images.shape[1:],
                    count=len(images), lanes=lanes, settings=settings, initial_words=initial_words,
-                   chunk_images=chunk_images, crc32=pixel_checksums(images, chunk_images), dtype=str(images.dtype))
+                   chunk_images=chunk_images, crc32=pixel_checksums(images, chunk_images), dtype=str(images.dtype),
+                   file_names=file_names)
 
     # -- version-1 serialization: canonical JSON ------------------------------------------
     def to_json_object(self):
-        """The version-1 JSON object (a dict of JSON values), keys as in :data:`V1_JSON_KEYS`."""
+        """The version-1 JSON object (a dict of JSON values), keys as in :data:`V1_JSON_KEYS`.
+
+        An optional field (:data:`V1_OPTIONAL_FIELDS`) that is ``None`` is left out, so a
+        file without it has the same bytes as before the field existed.
+        """
         document = {}
         for field, key in V1_JSON_KEYS.items():
+            value = getattr(self, field)
+            if value is None and field in V1_OPTIONAL_FIELDS:
+                continue
             *parents, leaf = key.split(".")
             node = document
             for parent in parents:
                 node = node.setdefault(parent, {})
-            value = getattr(self, field)
             node[leaf] = list(value) if isinstance(value, tuple) else value
         return document
 
@@ -217,7 +242,7 @@ class Header:
         """The header a version-1 JSON object describes.
 
         Keys beyond those of :data:`V1_JSON_KEYS` are ignored (a writer may add information
-        that decoding does not depend on).
+        that decoding does not depend on); a missing optional key leaves its field ``None``.
 
         Raises
         ------
@@ -226,7 +251,8 @@ class Header:
         """
         if not isinstance(document, dict):
             raise ContainerError(f"corrupted header: expected a JSON object, found {type(document).__name__}")
-        values = {field: _json_lookup(document, key) for field, key in V1_JSON_KEYS.items()}
+        values = {field: _json_lookup(document, key) for field, key in V1_JSON_KEYS.items()
+                  if field not in V1_OPTIONAL_FIELDS or key in document}
         try:
             return cls(**values)
         except HeaderFieldError as error:
@@ -280,7 +306,7 @@ class Header:
             around the payload), ``bits_per_dim`` (``8 * file_bytes / (count * prod(image_shape))``,
             None for an empty file), ``initial_bits`` (``32 * initial_words``: generator bits
             the encoder borrowed and the payload pays for) and ``flush_bits`` (the final 64-bit
-            rANS state of every lane).
+            rANS state of every lane), ``file_names`` (a tuple, or None when not stored).
         """
         dims = self.count * math.prod(self.image_shape)
         return {
@@ -297,6 +323,7 @@ class Header:
             "bits_per_dim": 8 * file_bytes / dims if dims else None,
             "initial_bits": WORD_BITS * self.initial_words,
             "flush_bits": FLUSH_BITS_PER_LANE * self.lanes,
+            "file_names": self.file_names,
         }
 
 
@@ -313,7 +340,10 @@ V1_JSON_KEYS = {
     "initial_words": "initial_words",
     "chunk_images": "checksums.chunk_images",
     "crc32": "checksums.crc32",
+    "file_names": "file_names",
 }
+# Fields a version-1 file may leave out (top-level keys): None when it does.
+V1_OPTIONAL_FIELDS = frozenset({"file_names"})
 
 
 def _json_lookup(document, dotted_key):
@@ -397,6 +427,36 @@ _FIELD_CHECKS = {
     "chunk_images": _integer_at_least(1),
     "crc32": _integers("a list of integers in [0, 2**32)", lambda crc: 0 <= crc < 1 << 32),
 }
+
+
+def file_names_problem(names, count):
+    """Why ``names`` cannot name ``count`` PNG files in one folder, or None when they can.
+
+    Each must be a plain file name ending in ``.png`` (any case): no folder part or other
+    path syntax (:data:`PATH_SYNTAX_CHARACTERS`) or control characters (NUL included), valid Unicode of at most
+    :data:`MAX_FILE_NAME_BYTES` bytes of UTF-8; and no two may differ only in case.  So a
+    file's names can never make a writer leave its folder or overwrite one of its own files.
+
+    Examples
+    --------
+    >>> file_names_problem(["a.png", "B.PNG"], 2) is None
+    True
+    >>> file_names_problem(["../a.png"], 1)
+    "holds '../a.png', which is not a plain .png file name"
+    """
+    if not isinstance(names, (list, tuple)) or len(names) != count:
+        return f"must be a list of {count} file names"
+    for name in names:
+        try:
+            too_long = len(name.encode("utf-8")) > MAX_FILE_NAME_BYTES
+        except (AttributeError, UnicodeEncodeError):  # not a string, or not valid Unicode
+            return f"holds {_shown(name)}, which is not a file name in Unicode"
+        if (too_long or not name.lower().endswith(".png") or PATH_SYNTAX_CHARACTERS.intersection(name)
+                or any(unicodedata.category(character) == "Cc" for character in name)):
+            return f"holds {_shown(name)}, which is not a plain .png file name"
+    if len({name.casefold() for name in names}) != len(names):
+        return "holds names that differ only in case"
+    return None
 
 
 def _shown(value):

@@ -1,6 +1,6 @@
 """Format version 2 of the ``.bbans`` container: a compact binary header over independent chunks.
 
-Layout (``docs/format.md`` is the full specification; integers little-endian, ``varint`` =
+Layout (``bbans_numba/format.md``, printed by ``bbans format``, is the full specification; integers little-endian, ``varint`` =
 unsigned LEB128, minimal, at most 9 bytes, so every value is below 2**63)::
 
     magic          8 bytes  b"\\x89BBANS\\r\\n" (as in version 1)
@@ -8,15 +8,18 @@ unsigned LEB128, minimal, at most 9 bytes, so every value is below 2**63)::
     model_id       8 bytes  the first 8 bytes of the model's sha256 fingerprint
     ndim           u8       1 .. MAX_IMAGE_DIMS
     image_shape    ndim varints, each >= 1
-    settings       u8 0: DEFAULT_SETTINGS; or u8 1 and 5 x u8: quantizer (0 histogram,
-                   1 exact), bucket_bits, latent_precision_bits, pixel_precision_bits,
-                   first_latent_bits
+    settings       u8 code | 0x80 if file names follow: code 0: DEFAULT_SETTINGS; or code 1
+                   and 5 x u8: quantizer (0 histogram, 1 exact), bucket_bits,
+                   latent_precision_bits, pixel_precision_bits, first_latent_bits
     num_chunks     varint
     chunk table    num_chunks entries of:
                      varint  count << 2 | (lanes > 1) << 1 | (pad_words > 0), count >= 1
                      varint  lanes, in [2, count]     (only if flagged; else 1)
                      varint  pad_words >= 1           (only if flagged; else 0)
                      varint  payload_bytes            (not for the last chunk: the rest of the file)
+    file_names     only if flagged: varint byte length, then the PNG file name of each image
+                   in UTF-8, joined by "/" (which no name holds; see
+                   bbans_numba.container.file_names_problem)
     header_crc     u32      zlib.crc32 of every byte above, magic included
     payloads       the chunks' payloads, one after the other; nothing follows the last
 
@@ -53,7 +56,7 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from .container import MAGIC, ContainerError, is_integer
+from .container import MAGIC, ContainerError, file_names_problem, is_integer
 
 __all__ = ["VERSION", "Chunk", "ChunkedHeader", "read_header", "MODEL_ID_BYTES", "SETTINGS_FIELDS",
            "DEFAULT_SETTINGS", "MIN_PAYLOAD_BYTES_PER_IMAGE"]
@@ -82,6 +85,8 @@ _EXPLICIT_SETTINGS_CODE = 1
 _LANES_FLAG = 2
 _PAD_FLAG = 1
 _FLAG_BITS = 2
+_NAMES_FLAG = 0x80  # in the settings byte: file names follow the chunk table
+_NAME_SEPARATOR = "/"
 
 _U16 = struct.Struct("<H")
 _U32 = struct.Struct("<I")
@@ -153,12 +158,16 @@ class ChunkedHeader:
         :data:`SETTINGS_FIELDS` (read back by ``bbans_numba.settings.CodingSettings.from_header``).
     chunks : tuple of Chunk
         In image order: chunk ``i`` holds the images after those of chunks ``0 .. i-1``.
+    file_names : tuple of str or None
+        Optional: the PNG file name of each image (``None``: not stored), as
+        :attr:`bbans_numba.container.Header.file_names`.  Decoding never depends on it.
     """
 
     model_id: bytes
     image_shape: tuple
     settings: dict
     chunks: tuple
+    file_names: tuple = None
 
     def __post_init__(self):
         if not isinstance(self.model_id, bytes) or len(self.model_id) != MODEL_ID_BYTES:
@@ -178,6 +187,11 @@ class ChunkedHeader:
         object.__setattr__(self, "chunks", tuple(self.chunks))
         if not all(isinstance(chunk, Chunk) for chunk in self.chunks):
             raise ContainerError("invalid header: chunks must be Chunk entries")
+        if self.file_names is not None:
+            problem = file_names_problem(self.file_names, self.count)
+            if problem:
+                raise ContainerError(f"invalid header: file_names {problem}")
+            object.__setattr__(self, "file_names", tuple(self.file_names))
 
     # -- what it says -------------------------------------------------------------------
     @property
@@ -214,10 +228,11 @@ class ChunkedHeader:
         """The header's bytes, magic to header CRC: canonical (reading and writing gives them back)."""
         parts = [MAGIC, _U16.pack(VERSION), self.model_id, bytes([len(self.image_shape)])]
         parts += [varint(size) for size in self.image_shape]
+        names_flag = 0 if self.file_names is None else _NAMES_FLAG
         if self.settings == DEFAULT_SETTINGS:
-            parts.append(bytes([_DEFAULT_SETTINGS_CODE]))
+            parts.append(bytes([_DEFAULT_SETTINGS_CODE | names_flag]))
         else:
-            parts.append(bytes([_EXPLICIT_SETTINGS_CODE, QUANTIZERS.index(self.settings["quantizer"])] +
+            parts.append(bytes([_EXPLICIT_SETTINGS_CODE | names_flag, QUANTIZERS.index(self.settings["quantizer"])] +
                                [self.settings[name] for name in SETTINGS_FIELDS[1:]]))
         parts.append(varint(len(self.chunks)))
         for index, chunk in enumerate(self.chunks):
@@ -229,6 +244,9 @@ class ChunkedHeader:
                 parts.append(varint(chunk.pad_words))
             if index < len(self.chunks) - 1:
                 parts.append(varint(chunk.payload_bytes))
+        if self.file_names is not None:
+            names = _NAME_SEPARATOR.join(self.file_names).encode("utf-8")
+            parts += [varint(len(names)), names]
         body = b"".join(parts)
         return body + _U32.pack(zlib.crc32(body))
 
@@ -261,6 +279,7 @@ class ChunkedHeader:
             "initial_bits": 0,
             "pad_words": sum(chunk.pad_words for chunk in self.chunks),
             "flush_bits": 8 * HEAD_BYTES * sum(lanes),
+            "file_names": self.file_names,
         }
 
 
@@ -372,6 +391,8 @@ def read_header(source):
     if 0 in shape:
         _refuse(f"corrupted header: image shape {shape} has a size 0")
     settings_code = cursor.byte("settings")
+    has_names = bool(settings_code & _NAMES_FLAG)
+    settings_code &= ~_NAMES_FLAG
     if settings_code == _DEFAULT_SETTINGS_CODE:
         settings = dict(DEFAULT_SETTINGS)
     elif settings_code == _EXPLICIT_SETTINGS_CODE:
@@ -394,6 +415,7 @@ def read_header(source):
         if (count_flags & _LANES_FLAG and lanes < 2) or (count_flags & _PAD_FLAG and pad_words < 1):
             _refuse(f"corrupted header: chunk {index} flags a field with its default value (not canonical)")
         entries.append((count_flags >> _FLAG_BITS, lanes, payload_bytes, pad_words))
+    file_names = _read_file_names(cursor, sum(entry[0] for entry in entries)) if has_names else None
     body_crc = cursor.crc
     stored_crc = cursor.u32("header checksum")
     if stored_crc != body_crc:
@@ -414,4 +436,17 @@ def read_header(source):
     if not chunks and size > header_bytes:
         _refuse(f"{size - header_bytes} unexpected bytes follow a header of no chunks "
                 f"(the file should end at byte {header_bytes})")
-    return ChunkedHeader(model_id, shape, settings, tuple(chunks)), header_bytes
+    return ChunkedHeader(model_id, shape, settings, tuple(chunks), file_names), header_bytes
+
+
+def _read_file_names(cursor, count):
+    """The stored file names of ``count`` images (read inside the bytes present, then checked)."""
+    data = cursor.take(cursor.varint("file names length"), "file names")
+    try:
+        names = data.decode("utf-8").split(_NAME_SEPARATOR) if count else []
+    except UnicodeDecodeError:
+        _refuse("corrupted header: file_names are not valid UTF-8")
+    problem = file_names_problem(names, count)
+    if problem:
+        _refuse(f"corrupted header: file_names {problem}")
+    return tuple(names)

@@ -59,14 +59,14 @@ def from_images(images, chunk_images=None):
 
 
 def compress_dask(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None, latent_precision_bits=None,
-                  pixel_precision_bits=None, first_latent_bits=None, scheduler=None):
+                  pixel_precision_bits=None, first_latent_bits=None, scheduler=None, *, file_names=None):
     """Compress a dask array of images with one task per chunk along N; the bytes of :func:`bbans_numba.compress`.
 
     Parameters
     ----------
     images : dask.array.Array or array-like of uint8, shape (N,) + model.image_shape
         Its chunks along the first axis become the file's chunks (other axes are joined).
-    model, lanes, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits, first_latent_bits
+    model, lanes, quantizer, bucket_bits, latent_precision_bits, pixel_precision_bits, first_latent_bits, file_names
         As for :func:`bbans_numba.compress`.
     scheduler : optional
         None: the active Dask scheduler (a ``distributed.Client`` if one is active); a
@@ -83,6 +83,7 @@ def compress_dask(images, model="mnist", lanes=None, quantizer=None, bucket_bits
                                first_latent_bits)
     images = dask.array.asarray(images)
     codec.check_images(np.empty((0,) + images.shape[1:], dtype=images.dtype))
+    chunks.check_file_names(file_names, images.shape[0])
     images = images.rechunk({axis: -1 for axis in range(1, images.ndim)})
     shared_codec = dask.delayed(codec, pure=True)  # one key: shipped once to each worker that needs it
     encode = dask.delayed(chunks.encode_chunk, pure=True)
@@ -90,7 +91,7 @@ def compress_dask(images, model="mnist", lanes=None, quantizer=None, bucket_bits
     tasks = [encode(shared_codec, block, chunks.resolve_lanes(lanes, size))
              for block, size in zip(blocks, images.chunks[0])]
     coded = compute(tasks, scheduler) if tasks else []
-    header = chunks.header_for(codec, images.shape[1:], [chunk for chunk, _ in coded])
+    header = chunks.header_for(codec, images.shape[1:], [chunk for chunk, _ in coded], file_names)
     return header.to_bytes() + b"".join(payload for _, payload in coded)
 
 

@@ -2,9 +2,13 @@
 
 A :class:`Message` holds ``num_lanes`` independent rANS states ("heads") that share one
 growable stream of ``uint32`` words.  Symbols are pushed and popped as *intervals*
-``[start, start + freq)`` of ``[0, 2**precision_bits)``, one per lane.  The jitted kernels
-here know nothing of probabilities; :mod:`bbans_numba.codecs` turns distributions into
-intervals.
+``[start, start + freq)`` of ``[0, 2**precision_bits)``, one per lane, by the one
+encode step :func:`push_step` and its mirror :func:`pop_step` (renormalization
+included; :func:`push_step_encoded` is the same push without a division).  The generic
+kernels here code a *model* of any distribution family that says where a symbol's
+interval lies and which symbol holds a slot (the protocol is written out above
+:func:`register_family`); the families are in :mod:`bbans_numba.families`, the codecs
+users call in :mod:`bbans_numba.codecs`.
 
 Invariants (the rans64 convention, cf. ryg_rans ``rans64.h``)
 --------------------------------------------------------------
@@ -41,8 +45,12 @@ uint64 heads[num_lanes] | uint32 words[num_words]`` with words in stack order, b
 (first pushed) first.
 """
 
+import os
+from collections import namedtuple
+
 import numpy as np
 from numba import njit
+from numba.extending import overload
 
 __all__ = ["Message", "MAX_PRECISION_BITS", "HEAD_LOWER_BOUND", "HEAD_UPPER_BOUND"]
 
@@ -90,18 +98,25 @@ def _initial_heads(num_lanes):
     return heads
 
 
-# --- inline building blocks shared by every kernel (here and in codecs) --------------
+# --- the one step -----------------------------------------------------------------------
 # counters[0] = number of words on the stream (the stack's top index),
 # counters[1] = underflow words drawn and not given back.
-# Kernels load both into locals ``tail, underflow`` once, thread them through the blocks
-# below and store them back before returning, and load each head into a local ``x``:
-# kept out of memory, they stay in registers.  A push kernel first checks that the
-# buffer has room for one word per symbol it may push (the most a push emits), so
-# :func:`emit_word` never writes past the buffer.
+# A kernel loads both into locals ``tail, underflow`` once, threads them through
+# :func:`push_step` / :func:`pop_step` and stores them back before returning, and loads
+# each head into a local ``x``: kept out of memory, they stay in registers.  A push kernel
+# first checks that the buffer has room for one word per symbol it may push (the most a
+# push emits), so a push never writes past the buffer.
+#
+# With ``BBANS_DEBUG_RANS=1`` in the environment the steps assert their invariants
+# (head bounds, 1 <= freq, start + freq <= 2**precision_bits, the slot inside the popped
+# interval, room in the buffer).  Numba freezes the switch into the compiled code and its
+# on-disk cache does not know about it: run with the switch in a process of its own with
+# its own ``NUMBA_CACHE_DIR`` (as tests/test_rans_debug.py does).
+DEBUG = os.environ.get("BBANS_DEBUG_RANS", "") not in ("", "0")
 
 
 @njit(cache=True, inline="always")
-def emit_word(words, tail, underflow, word):
+def _emit_word(words, tail, underflow, word):
     """Put ``word`` (uint64 < 2**32) on the stream (room checked by the caller):
     ``(tail, underflow)``."""
     if tail == 0 and underflow > 0 and word == underflow_word(underflow - 1):
@@ -111,7 +126,7 @@ def emit_word(words, tail, underflow, word):
 
 
 @njit(cache=True, inline="always")
-def read_word(words, tail, underflow):
+def _read_word(words, tail, underflow):
     """Take the top word of the stream, or the next generator word when it is empty:
     ``(tail, underflow, word)``."""
     if tail > 0:
@@ -120,11 +135,78 @@ def read_word(words, tail, underflow):
 
 
 @njit(cache=True, inline="always")
-def encode_interval(x, start, freq, precision_bits):
-    """The head after pushing ``[start, start + freq)`` onto ``x`` (already renormalized)."""
+def _assert_interval(start, freq, precision_bits):
+    assert 1 <= precision_bits <= MAX_PRECISION_BITS, "precision_bits outside [1, 31]"
+    assert np.uint64(freq) >= np.uint64(1), "a symbol of frequency 0"
+    assert np.uint64(start) + np.uint64(freq) <= np.uint64(1) << np.uint64(precision_bits), "start + freq > 2**p"
+
+
+@njit(cache=True, inline="always")
+def _assert_head(x):
+    assert _HEAD_LOWER <= x and x >> np.uint64(63) == np.uint64(0), "a head outside [2**31, 2**63)"
+
+
+@njit(cache=True, inline="always")
+def _renormalize_for_push(x, x_max, words, tail, underflow):
+    """Emit the head's low word when ``x >= x_max = freq << (63 - precision_bits)``, so the
+    push that follows keeps ``x < 2**63``: ``(x, tail, underflow)``."""
+    if DEBUG:
+        _assert_head(x)
+        assert 0 <= tail < words.size, "no room reserved in the word buffer"
+    if x >= x_max:
+        tail, underflow = _emit_word(words, tail, underflow, x & _WORD_MASK)
+        x >>= _WORD_SHIFT
+    return x, tail, underflow
+
+
+@njit(cache=True, inline="always")
+def peek(x, precision_bits):
+    """The slot ``x mod 2**precision_bits`` (uint64) that head ``x``'s top symbol covers."""
+    return x & ((np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1))
+
+
+@njit(cache=True, inline="always")
+def push_step(x, start, freq, precision_bits, words, tail, underflow):
+    """Push ``[start, start + freq)`` onto head ``x``: ``(x, tail, underflow)`` after.
+
+    The encode step, with its renormalization: emit one word if
+    ``x >= freq << (63 - precision_bits)``, then
+    ``x = (x // freq << precision_bits) + x % freq + start``.  Needs ``freq >= 1`` (a
+    kernel refuses frequency 0 before calling) and room for one word in ``words``.
+    """
     freq64 = np.uint64(freq)
+    if DEBUG:
+        _assert_interval(start, freq, precision_bits)
+    x, tail, underflow = _renormalize_for_push(x, freq64 << np.uint64(63 - precision_bits), words, tail, underflow)
     quotient = x // freq64
-    return (quotient << np.uint64(precision_bits)) + (x - quotient * freq64) + np.uint64(start)
+    x = (quotient << np.uint64(precision_bits)) + (x - quotient * freq64) + np.uint64(start)
+    if DEBUG:
+        _assert_head(x)
+    return x, tail, underflow
+
+
+@njit(cache=True, inline="always")
+def pop_step(x, start, freq, precision_bits, words, tail, underflow):
+    """Pop ``[start, start + freq)``, the interval holding :func:`peek`'s slot, from head
+    ``x``: ``(x, tail, underflow)`` after.
+
+    The decode step, with its renormalization:
+    ``x = freq * (x >> precision_bits) + slot - start``, then read one word if
+    ``x < 2**31`` (from the generator when the stream is empty).
+    """
+    slot = peek(x, precision_bits)
+    if DEBUG:
+        _assert_head(x)
+        _assert_interval(start, freq, precision_bits)
+        inside = np.uint64(start) <= slot and slot - np.uint64(start) < np.uint64(freq)
+        assert inside, "the slot is outside the interval"
+    x = np.uint64(freq) * (x >> np.uint64(precision_bits)) + slot - np.uint64(start)
+    if x < _HEAD_LOWER:
+        tail, underflow, word = _read_word(words, tail, underflow)
+        x = (x << _WORD_SHIFT) | word
+    if DEBUG:
+        _assert_head(x)
+    return x, tail, underflow
 
 
 # --- division-free push for tables known in advance (cf. rans64's Rans64EncSymbol) ------
@@ -135,7 +217,7 @@ def encode_interval(x, start, freq, precision_bits):
 #     freq = 1, rcp = 2**64 - 1 and shift = 0 give q = x - 1, corrected through bias),
 #   bias = start (start + 2**precision_bits - 1 for freq = 1), cmpl = 2**precision_bits - freq,
 # and then x' = x + bias + q * cmpl == (x // freq << precision_bits) + x % freq + start:
-# bit for bit the push of push_interval, without a 64-bit division.
+# bit for bit the encode of push_step, without a 64-bit division.
 
 
 @njit(cache=True, inline="always")
@@ -181,110 +263,315 @@ def encoder_table(cdf, precision_bits, out):
 
 @njit(cache=True, inline="always")
 def encode_symbol(x, encoder, symbol):
-    """:func:`encode_interval` of ``symbol``'s interval from its :func:`encoder_table` row
-    (renormalize first when ``x >= encoder[symbol, 0]``; frequency must be >= 1)."""
+    """The encode of :func:`push_step` for ``symbol``'s interval from its
+    :func:`encoder_table` row (``x`` already renormalized; frequency >= 1)."""
     quotient = mulhi64(x, encoder[symbol, 1]) >> encoder[symbol, 2]
     return x + encoder[symbol, 3] + quotient * encoder[symbol, 4]
 
 
 @njit(cache=True, inline="always")
-def peek_slot(heads, lane, precision_bits):
-    """The slot ``cf`` in [0, 2**precision_bits) that lane ``lane``'s top symbol covers."""
-    return heads[lane] & ((np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1))
+def push_step_encoded(x, encoder, symbol, words, tail, underflow):
+    """:func:`push_step` of ``symbol``'s interval from its :func:`encoder_table` row
+    (frequency >= 1): the same renormalization, the encode without a division."""
+    if DEBUG:
+        assert encoder[symbol, 0] != 0, "a symbol of frequency 0"
+    x, tail, underflow = _renormalize_for_push(x, encoder[symbol, 0], words, tail, underflow)
+    x = encode_symbol(x, encoder, symbol)
+    if DEBUG:
+        _assert_head(x)
+    return x, tail, underflow
+
+
+# --- the entropy-model protocol and the generic kernels ------------------------------
+# A *model* is an instance of a distribution family's parameter class: a namedtuple (of
+# arrays and scalars) that also derives from :class:`Model`.  Numba types a namedtuple by
+# its class, so the generic kernels below are compiled once per family, the first time
+# that family is coded, and cached on disk like any kernel.  A family registers, with
+# :func:`register_family`, inline jitted functions (``@njit(inline="always")``) that
+# answer for one symbol of lane ``lane`` at step ``step`` (parameters of shape (A, B, ...)
+# broadcast over a size-1 dimension, see :func:`param_index`):
+#
+#   start(model, lane, step, symbol, precision_bits) -> int64
+#       the first slot of ``symbol`` (its left cumulative frequency): non-decreasing in
+#       ``symbol``, start(0) = 0, start(num_symbols) = 2**precision_bits;
+#   interval(model, lane, step, symbol, precision_bits) -> (start, freq)
+#       ``symbol``'s interval, int64; freq 0 for a symbol that cannot occur
+#       (default: from two starts);
+#   quantile(model, lane, step, slot, precision_bits) -> (symbol, start, freq)
+#       the symbol whose interval holds ``slot`` (uint64) and that interval, int64; freq
+#       0 if none does (default: bisection over the starts, which needs a field
+#       ``num_symbols``);
+#   push(model, lane, step, symbol, precision_bits, x, words, tail, underflow)
+#       -> (x, tail, underflow, pushed)
+#       :func:`push_step` of ``symbol``'s interval, ``pushed`` False (nothing changed)
+#       for frequency 0 (default: from ``interval``; a table with precomputed
+#       reciprocals pushes without a division).
+#
+# A family gives ``start``, or ``interval`` and ``quantile``, and may give the others.
+# Each generic loop below is a Numba ``overload`` whose implementation Numba builds per
+# family at compile time, with the family's functions inlined into it (Numba's plain
+# inlining of ``inline="always"`` functions: no call, no dispatch at run time); the
+# kernels are thin, cached entry points.  A kernel of one's own (e.g. a decoder that evaluates a network
+# per pixel) calls :func:`family_functions`' functions, :func:`peek`, :func:`push_step`
+# and :func:`pop_step` directly.  Numba's on-disk cache checks only the source file of
+# the kernel itself: after editing a family, clear the cache (``NUMBA_CACHE_DIR`` or
+# ``__pycache__``).
+#
+# Kernels and loops are compiled without Numba's reference counting (``_nrt=False``):
+# they allocate nothing, and every array handed to an inlined function with a branch
+# (push_step's renormalization, say) otherwise costs atomic increments and decrements
+# per symbol (measured: 3.7 ns instead of 0.5 ns per step).
+_LOOP_OPTIONS = {"_nrt": False}
+
+_Family = namedtuple("_Family", ["start", "interval", "quantile", "push"])
+_FAMILIES = {}  # parameter class -> _Family of its inline jitted functions
+
+
+def _interval_from_starts(start):
+    @njit(inline="always")
+    def interval(model, lane, step, symbol, precision_bits):
+        first = start(model, lane, step, symbol, precision_bits)
+        return first, start(model, lane, step, symbol + 1, precision_bits) - first
+
+    return interval
+
+
+def _quantile_by_bisection(start):
+    @njit(inline="always")
+    def quantile(model, lane, step, slot, precision_bits):
+        # The largest symbol with start <= slot lies in [low, low + count); halve count
+        # (the comparison selects, it does not branch: it would mispredict half the time).
+        target = np.int64(slot)
+        low, count = np.int64(0), np.int64(model.num_symbols)
+        while count > 1:
+            half = count >> 1
+            low += half * np.int64(start(model, lane, step, low + half, precision_bits) <= target)
+            count -= half
+        first = start(model, lane, step, low, precision_bits)
+        return low, first, start(model, lane, step, low + 1, precision_bits) - first
+
+    return quantile
+
+
+def _push_by_interval(interval):
+    @njit(inline="always")
+    def push(model, lane, step, symbol, precision_bits, x, words, tail, underflow):
+        first, freq = interval(model, lane, step, symbol, precision_bits)
+        if freq <= 0:
+            return x, tail, underflow, False
+        x, tail, underflow = push_step(x, first, freq, precision_bits, words, tail, underflow)
+        return x, tail, underflow, True
+
+    return push
+
+
+def register_family(parameter_class, start=None, interval=None, quantile=None, push=None):
+    """Register the inline jitted functions of the family whose models are
+    ``parameter_class`` instances (a namedtuple class deriving from :class:`Model`);
+    returns the class."""
+    if start is None and (interval is None or quantile is None):
+        raise TypeError("a family gives start, or interval and quantile")
+    interval = _interval_from_starts(start) if interval is None else interval
+    _FAMILIES[parameter_class] = _Family(
+        start,
+        interval,
+        _quantile_by_bisection(start) if quantile is None else quantile,
+        _push_by_interval(interval) if push is None else push,
+    )
+    return parameter_class
+
+
+def family_functions(parameter_class):
+    """``(start, interval, quantile, push)``: a registered family's inline jitted
+    functions (``start`` is None when the family gives only interval and quantile), for
+    kernels that call them directly."""
+    return _FAMILIES[parameter_class]
+
+
+def _family(model_type):
+    family = _FAMILIES.get(getattr(model_type, "instance_class", None))
+    if family is None:
+        raise TypeError(f"{model_type} is not a registered family's parameter class")
+    return family
 
 
 @njit(cache=True, inline="always")
-def decode_interval(x, start, freq, precision_bits):
-    """The head after popping ``[start, start + freq)`` (which holds ``x``'s slot), before
-    renormalization (read a word when the result is below ``2**31``)."""
-    slot = x & ((np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1))
-    return np.uint64(freq) * (x >> np.uint64(precision_bits)) + slot - np.uint64(start)
+def param_index(array, lane, step):
+    """The index ``(a, b)`` of lane ``lane``, step ``step`` in parameters of shape
+    ``(A, B, ...)`` with ``A`` in {1, lanes} and ``B`` in {1, steps} (a size-1 dimension
+    broadcasts; indices, not a view: a view costs reference counting in hot loops)."""
+    return min(lane, array.shape[0] - 1), min(step, array.shape[1] - 1)
 
 
-# --- batch kernels --------------------------------------------------------------------
+def _generic_loop(build):
+    """Declare a loop written once for every family.  ``build(start, interval, quantile,
+    push)``, given a family's functions, returns the loop's implementation with them
+    inlined; Numba builds it the first time a kernel calls the loop with a model of that
+    family (jitted code only)."""
+
+    def loop(*args):
+        raise TypeError("a generic loop runs in jitted code only")
+
+    @overload(loop, jit_options=_LOOP_OPTIONS, strict=False)
+    def loop_for_family(*args):
+        models = [arg for arg in args if getattr(arg, "instance_class", None) in _FAMILIES]
+        if not models:
+            raise TypeError(f"no model of a registered family among {args}")
+        return build(**_FAMILIES[models[0].instance_class]._asdict())
+
+    return loop
 
 
-@njit(cache=True, nogil=True)
-def push_kernel(heads, words, counters, precision_bits, starts, freqs, symbols, tables, encoder):
-    """Push ``(L, S)`` symbols: columns ``s = 0..S-1``, lanes ``0..L-1`` within each.
-
-    Their intervals come from one of three sources: ``encoder`` rows of a shared table
-    (when ``encoder`` is not empty; see :func:`encoder_table`), rows ``tables[a, b]`` of
-    quantized CDFs (A, B, K + 1; a size-1 dimension broadcasts) indexed by ``symbols``
-    (when ``symbols`` is not empty), or else the explicit ``starts, freqs`` arrays.
-    """
-    num_lanes, num_steps = symbols.shape if symbols.size > 0 else starts.shape
-    tail, underflow = counters[0], counters[1]
-    if words.size - tail < num_lanes * num_steps:
-        return STATUS_STREAM_FULL
-    if encoder.shape[0] > 0:  # the hot path, without a division: its own loop
+@_generic_loop
+def _push_loop(start, interval, quantile, push):
+    def push_loop(heads, words, counters, precision_bits, model, symbols):
+        num_lanes, num_steps = symbols.shape
+        tail, underflow = counters[0], counters[1]
+        if words.size - tail < num_lanes * num_steps:
+            return STATUS_STREAM_FULL
         for step in range(num_steps):
             for lane in range(num_lanes):
-                symbol, x = symbols[lane, step], heads[lane]
-                if x >= encoder[symbol, 0]:
-                    tail, underflow = emit_word(words, tail, underflow, x & _WORD_MASK)
-                    x >>= _WORD_SHIFT
-                heads[lane] = encode_symbol(x, encoder, symbol)
+                x, tail, underflow, pushed = push(
+                    model, lane, step, symbols[lane, step], precision_bits, heads[lane], words, tail, underflow
+                )
+                if not pushed:  # frequency 0: the caller restores the message (see Model.push)
+                    return STATUS_ZERO_FREQUENCY
+                heads[lane] = x
         counters[0], counters[1] = tail, underflow
         return STATUS_OK
-    from_tables = symbols.size > 0
-    for step in range(num_steps):
-        for lane in range(num_lanes):
-            if from_tables:
-                a = lane if tables.shape[0] > 1 else 0
-                b = step if tables.shape[1] > 1 else 0
-                start = np.uint64(tables[a, b, symbols[lane, step]])
-                freq = np.uint64(tables[a, b, symbols[lane, step] + 1]) - start
-            else:
-                start, freq = np.uint64(starts[lane, step]), np.uint64(freqs[lane, step])
-            if freq == 0:
-                counters[0], counters[1] = tail, underflow
-                return STATUS_ZERO_FREQUENCY
-            x = heads[lane]
-            if x >= freq << np.uint64(63 - precision_bits):
-                tail, underflow = emit_word(words, tail, underflow, x & _WORD_MASK)
-                x >>= _WORD_SHIFT
-            heads[lane] = encode_interval(x, start, freq, precision_bits)
-    counters[0], counters[1] = tail, underflow
-    return STATUS_OK
+
+    return push_loop
 
 
-_NO_SYMBOLS = np.zeros((0, 0), dtype=np.int64)
-_NO_TABLES = np.zeros((1, 1, 1), dtype=np.uint32)
-_NO_ENCODER = np.zeros((0, 5), dtype=np.uint64)
-_NO_INTERVALS = np.zeros((0, 0), dtype=np.uint32)
+@_generic_loop
+def _intervals_loop(start, interval, quantile, push):
+    def intervals_loop(model, symbols, precision_bits, starts, freqs):
+        impossible = 0
+        for lane in range(symbols.shape[0]):
+            for step in range(symbols.shape[1]):
+                first, freq = interval(model, lane, step, symbols[lane, step], precision_bits)
+                starts[lane, step], freqs[lane, step] = first, freq
+                impossible += freq <= 0
+        return impossible
+
+    return intervals_loop
 
 
-def push_symbols(message, symbols, precision_bits, tables=_NO_TABLES, encoder=_NO_ENCODER):
-    """Push checked int64 ``symbols`` (L, S) with ``encoder`` rows or ``tables`` (see
-    :func:`push_kernel`); returns the kernel status (nothing is pushed if a symbol has
-    frequency 0 and ``tables`` are used, since they are checked first by the caller)."""
-    stream = message._stream
-    stream.reserve(symbols.size)
-    return push_kernel(
-        message._heads, stream.words, stream.counters, precision_bits, _NO_INTERVALS, _NO_INTERVALS, symbols, tables, encoder
-    )
+@_generic_loop
+def _pop_loop(start, interval, quantile, push):
+    def pop_loop(heads, words, counters, precision_bits, model, out):
+        tail, underflow = counters[0], counters[1]
+        for step in range(out.shape[1] - 1, -1, -1):
+            for lane in range(out.shape[0] - 1, -1, -1):
+                x = heads[lane]
+                symbol, first, freq = quantile(model, lane, step, peek(x, precision_bits), precision_bits)
+                if freq <= 0:
+                    counters[0], counters[1] = tail, underflow
+                    return STATUS_SLOT_OUTSIDE_INTERVAL
+                heads[lane], tail, underflow = pop_step(x, first, freq, precision_bits, words, tail, underflow)
+                out[lane, step] = symbol
+        counters[0], counters[1] = tail, underflow
+        return STATUS_OK
+
+    return pop_loop
 
 
-@njit(cache=True, nogil=True)
-def pop_intervals_kernel(heads, words, counters, starts, freqs, precision_bits):
-    """Pop ``(L, S)`` intervals in the exact reverse order of :func:`push_kernel`."""
-    num_lanes, num_steps = starts.shape
-    tail, underflow = counters[0], counters[1]
-    for step in range(num_steps - 1, -1, -1):
-        for lane in range(num_lanes - 1, -1, -1):
-            start = np.uint64(starts[lane, step])
-            slot = peek_slot(heads, lane, precision_bits)
-            if slot < start or slot - start >= np.uint64(freqs[lane, step]):
-                counters[0], counters[1] = tail, underflow
-                return STATUS_SLOT_OUTSIDE_INTERVAL
-            x = decode_interval(heads[lane], start, freqs[lane, step], precision_bits)
-            if x < _HEAD_LOWER:
-                tail, underflow, word = read_word(words, tail, underflow)
-                x = (x << _WORD_SHIFT) | word
-            heads[lane] = x
-    counters[0], counters[1] = tail, underflow
-    return STATUS_OK
+# The kernels: cached entry points, one specialization per family.
+
+
+@njit(cache=True, nogil=True, **_LOOP_OPTIONS)
+def push_kernel(heads, words, counters, precision_bits, model, symbols):
+    """Push ``symbols`` (L, S) under ``model``: columns ``s = 0..S-1``, lanes ``0..L-1``
+    within each.  A symbol of frequency 0 stops the push midway and is reported in the
+    status (:meth:`Model.push` then puts the message back as it was)."""
+    return _push_loop(heads, words, counters, precision_bits, model, symbols)
+
+
+@njit(cache=True, nogil=True, **_LOOP_OPTIONS)
+def pop_kernel(heads, words, counters, precision_bits, model, out):
+    """Pop ``out.shape`` (L, S) symbols under ``model`` into ``out``, in the exact
+    reverse order of :func:`push_kernel`."""
+    return _pop_loop(heads, words, counters, precision_bits, model, out)
+
+
+@njit(cache=True, nogil=True, **_LOOP_OPTIONS)
+def intervals_kernel(model, symbols, precision_bits, starts, freqs):
+    """Intervals of ``symbols`` (L, S) into ``starts, freqs``; returns how many have
+    frequency 0."""
+    return _intervals_loop(model, symbols, precision_bits, starts, freqs)
+
+
+def _push_restoring(kernel, message, model, symbols, precision_bits):
+    """Run a push ``kernel``; if it stops at an impossible symbol, put the heads and counters
+    back as they were and raise.  (A push only writes words above the stream's top and
+    gives generator words back by decrementing the counter, so that restores the message
+    exactly.)"""
+    heads, words, counters = message.kernel_arrays(reserve_words=symbols.size)
+    saved_heads, saved_counters = heads.copy(), counters.copy()
+    status = kernel(heads, words, counters, precision_bits, model, symbols)
+    if status != STATUS_OK:
+        heads[:], counters[:] = saved_heads, saved_counters
+        raise_for_status(status)
+
+
+class Model:
+    """What a family's parameter class adds to its namedtuple: push and pop on a
+    :class:`Message` through the generic kernels (a family with kernels of its own
+    overrides them).  Arguments are checked by the caller (a codec): int64 symbols of
+    shape (num_lanes, S) within range, a valid precision."""
+
+    __slots__ = ()
+
+    def push(self, message, symbols, precision_bits):
+        """Push ``symbols`` (L, S); ``ValueError`` (message unchanged) if one is impossible."""
+        _push_restoring(push_kernel, message, self, symbols, precision_bits)
+
+    def pop(self, message, out, precision_bits):
+        """Pop ``out.shape`` (L, S) symbols into ``out`` (int64)."""
+        heads, words, counters = message.kernel_arrays()
+        raise_for_status(pop_kernel(heads, words, counters, precision_bits, self, out))
+
+    def intervals(self, symbols, precision_bits):
+        """``(starts, freqs)`` uint32 of ``symbols`` (L, S); ``ValueError`` if one is impossible."""
+        starts = np.empty(symbols.shape, dtype=np.uint32)
+        freqs = np.empty(symbols.shape, dtype=np.uint32)
+        impossible = intervals_kernel(self, symbols, precision_bits, starts, freqs)
+        if impossible:
+            raise ValueError(f"{impossible} symbol(s) have probability 0 under this codec and cannot be pushed")
+        return starts, freqs
+
+    def frequency_table(self, shape, precision_bits):
+        """Frequencies (int64) of every symbol in parameter rows ``(a, b)``:
+        ``shape = (A, B, K)`` (for inspection and tests: one kernel call per symbol)."""
+        freqs = np.empty(shape, dtype=np.int64)
+        starts, column = np.empty(shape[:2], dtype=np.uint32), np.empty(shape[:2], dtype=np.uint32)
+        for symbol in range(shape[2]):
+            intervals_kernel(self, np.full(shape[:2], symbol, dtype=np.int64), precision_bits, starts, column)
+            freqs[..., symbol] = column
+        return freqs
+
+
+@njit(cache=True, inline="always")
+def _explicit_interval(model, lane, step, symbol, precision_bits):
+    return np.int64(model.starts[lane, step]), np.int64(model.freqs[lane, step])
+
+
+@njit(cache=True, inline="always")
+def _explicit_quantile(model, lane, step, slot, precision_bits):
+    first, freq = np.int64(model.starts[lane, step]), np.int64(model.freqs[lane, step])
+    if slot < np.uint64(first) or slot - np.uint64(first) >= np.uint64(freq):
+        return first, first, np.int64(0)  # not the interval pushed here
+    return first, first, freq
+
+
+class Intervals(Model, namedtuple("Intervals", ["starts", "freqs"])):
+    """Explicit intervals ``[starts, starts + freqs)`` (uint32, shape (L, S)), as
+    :meth:`Message.push` takes them: the symbol of an interval is its start."""
+
+    __slots__ = ()
+
+
+register_family(Intervals, interval=_explicit_interval, quantile=_explicit_quantile)
 
 
 # --- Python side ----------------------------------------------------------------------
@@ -444,14 +731,23 @@ class Message:
         return starts, freqs, precision_bits
 
     # -- coding ------------------------------------------------------------------------
+    def kernel_arrays(self, reserve_words=0):
+        """``(heads, words, counters)``: the arrays a jitted kernel codes this message in.
+
+        ``heads`` (uint64, one per lane) and ``words`` (the uint32 stream buffer) are
+        changed in place; ``counters`` (int64) holds ``[num_words, underflow_words]``,
+        which a kernel loads into ``tail, underflow``, threads through
+        :func:`push_step` / :func:`pop_step` and stores back.  Room for
+        ``reserve_words`` more words is made first: a kernel may push at most that many
+        symbols (one word each at the most).
+        """
+        if reserve_words:
+            self._stream.reserve(reserve_words)
+        return self._heads, self._stream.words, self._stream.counters
+
     def push_checked(self, starts, freqs, precision_bits):
         """Push ``(num_lanes, S)`` uint32 intervals already known to be valid."""
-        self._stream.reserve(starts.size)
-        stream = self._stream
-        status = push_kernel(
-            self._heads, stream.words, stream.counters, precision_bits, starts, freqs, _NO_SYMBOLS, _NO_TABLES, _NO_ENCODER
-        )
-        raise_for_status(status)
+        Intervals(starts, freqs).push(self, starts, precision_bits)
 
     def push(self, starts, freqs, precision_bits):
         """Push one symbol per lane given by its interval ``[starts, starts + freqs)``.
@@ -478,9 +774,7 @@ class Message:
         slots = self.peek(precision_bits)
         if np.any((slots < starts[:, 0]) | (slots >= starts[:, 0].astype(np.int64) + freqs[:, 0])):
             raise ValueError("an interval does not hold its lane's peeked slot; pop the symbol that peek() selects")
-        raise_for_status(
-            pop_intervals_kernel(self._heads, self._stream.words, self._stream.counters, starts, freqs, precision_bits)
-        )
+        self._pop_intervals(starts, freqs, precision_bits)
 
     def pop_batch(self, starts, freqs, precision_bits):
         """Undo :meth:`push_batch` given the same ``(num_lanes, S)`` intervals.
@@ -488,9 +782,10 @@ class Message:
         The intervals must be those pushed (the caller knows them, e.g. from a side
         channel); to decode unknown symbols use a codec, which searches its table.
         """
-        starts, freqs, precision_bits = self._intervals(starts, freqs, precision_bits, ndim=2)
-        status = pop_intervals_kernel(self._heads, self._stream.words, self._stream.counters, starts, freqs, precision_bits)
-        raise_for_status(status)
+        self._pop_intervals(*self._intervals(starts, freqs, precision_bits, ndim=2))
+
+    def _pop_intervals(self, starts, freqs, precision_bits):
+        Intervals(starts, freqs).pop(self, np.empty(starts.shape, dtype=np.int64), precision_bits)
 
     # -- serialization -----------------------------------------------------------------
     def to_bytes(self):

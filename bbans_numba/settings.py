@@ -132,14 +132,9 @@ class CodingSettings:
 
     @classmethod
     def from_header(cls, stored):
-        """The settings stored in a header (:class:`ContainerError` if bad).
-
-        A version-1 header has no ``first_latent_bits`` (version 1 does not use it): the
-        default stands in.
-        """
+        """The settings stored in a (version-2) header (:class:`ContainerError` if bad)."""
         try:
-            return cls(**{name: stored[name] for name in cls.__dataclass_fields__
-                          if name in stored or name != "first_latent_bits"})
+            return cls(**{name: stored[name] for name in cls.__dataclass_fields__})
         except (KeyError, TypeError, ValueError) as error:
             raise ContainerError(f"corrupted header: bad coding settings {stored!r} ({error})") from error
 

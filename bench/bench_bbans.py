@@ -77,7 +77,7 @@ def in_process_rates(images, lanes):
 CATEGORIES = [
     ("networks", ("bbans_numba/model.py",)),
     ("tables (quantization)", ("bbans_numba/quantize.py",)),
-    ("coder (rANS kernels, intervals, search)", ("bbans_numba/codecs.py", "bbans_numba/rans.py")),
+    ("coder (rANS kernels, intervals, search)", ("bbans_numba/codecs.py", "bbans_numba/rans.py", "bbans_numba/families/")),
     ("container, checksums, I/O", ("bbans_numba/container.py", "bbans_numba/container_v2.py", "bbans_numba/chunks.py",
                                    "bbans_numba/datasets.py", "zlib")),
 ]

@@ -1,13 +1,16 @@
 """Rate and speed of bbans against the codecs people use, on the same images.
 
-Usage (from the repository root)::
+Usage (from the repository root, after ``pip install ".[bench]"`` for the plot, WebP, JPEG-XL
+and JPEG-LS; MNIST as in the README's Quickstart)::
 
     python bench/bench_mnist.py                      # 10k MNIST test images, every row
-    python bench/bench_mnist.py --quick              # 500 images, fewer rows, < 1 minute
+    python bench/bench_mnist.py --quick              # 500 images, the default settings only, about a minute
     python bench/bench_mnist.py --data my.npy --limit 2000 --out bench/out/mine
+    python bench/bench_mnist.py --replot docs/bench_mnist.json --out docs/bench_mnist   # the plot only
 
 Prints a Markdown table (with the machine it ran on), writes ``OUT.json`` and a plot
-``OUT.png`` of bits/dim against images/s.  Every row is a real round trip on these
+``OUT.png`` of bits/dim against images/s (the plot only where matplotlib is installed; the
+table and JSON always).  Every row is a real round trip on these
 images, checked bit-exact; bits/dim come from the actual output size, all overheads in.
 Classical codecs run both ways: every image on its own, and all images as one stream (or
 as one image: a vertical strip, or a near-square grid where the codec limits image size).
@@ -18,6 +21,7 @@ import argparse
 import bz2
 import gzip
 import io
+import json
 import lzma
 import math
 import sys
@@ -83,7 +87,10 @@ CLASSICAL = [
     ("JPEG-XL lossless (effort 10)", lambda: _imagecodecs_codec("jpegxl", lossless=True, effort=10), 1 << 20),
     ("JPEG-LS (imagecodecs)", lambda: _imagecodecs_codec("jpegls"), 65535),
 ]
-QUICK_CLASSICAL = {"gzip -9", "bz2 -9", "lzma -9e", "PNG (Pillow, optimize)", "JPEG-XL lossless (effort 10)"}
+QUICK_CLASSICAL = {"gzip -9", "bz2 -9", "lzma -9e", "PNG (Pillow, optimize)", "WebP lossless (Pillow, method 6)",
+                   "JPEG-XL lossless (effort 10)"}
+QUANTIZERS = [bbans_codec.CodingSettings.quantizer, "exact"]  # the codec's default (histogram) first
+BENCH_INSTALL_HINT = 'pip install ".[bench]"'
 
 
 def as_one_image(images, max_side):
@@ -120,6 +127,7 @@ def measure(name, family, layout, encode_all, decode_all, images, repeats):
     count = len(images)
     return {
         "name": f"{name}, {layout}",
+        "codec": name,
         "family": family,
         "layout": layout,
         "bytes": total_bytes,
@@ -176,8 +184,8 @@ def bbans_rows(images, model_names, quantizers, bucket_bits_list, lanes, repeats
         for quantizer in quantizers:
             for bucket_bits in bucket_bits_list:
                 settings = dict(model=model, lanes=lanes, quantizer=quantizer, bucket_bits=bucket_bits)
-                warm_up = images[: 2 * (lanes or bbans_codec.DEFAULT_LANES)]
-                bbans_codec.compress(warm_up, **settings)
+                warm_up = bbans_codec.compress(images[: 2 * (lanes or bbans_codec.DEFAULT_LANES)], **settings)
+                bbans_codec.decompress(warm_up, model=model)  # both ways compiled before timing
                 row = measure(
                     f"bbans {model_name} ({model.likelihood}, {quantizer}, {bucket_bits or 'default'} bucket bits)",
                     "bbans", "lanes " + str(lanes or bbans_codec.DEFAULT_LANES),
@@ -185,10 +193,29 @@ def bbans_rows(images, model_names, quantizers, bucket_bits_list, lanes, repeats
                     lambda blobs: bbans_codec.decompress(blobs[0], model=model),
                     images, repeats,
                 )
+                row["codec"] = f"bbans {model_name}"
+                row["default_settings"] = (quantizer == bbans_codec.CodingSettings.quantizer and bucket_bits is None
+                                           and lanes is None)
                 row["neg_elbo"] = neg_elbo
                 row["gap_percent"] = 100 * (row["bits_per_dim"] / neg_elbo - 1)
                 rows.append(row)
     return rows
+
+
+def write_plot(path, rows, title):
+    """The rate/speed plot at ``path``, or None (with a note saying how to get it) without matplotlib."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print(f"\n(no plot: matplotlib is not installed; {BENCH_INSTALL_HINT} adds it)")
+        return None
+    return report.plot_rate_vs_speed(path, rows, title)
+
+
+def plot_title(settings, machine):
+    """The plot's title: what was measured, where and when."""
+    return (f"{settings['count']:,} images from {settings['data']}: every point a bit-exact round trip, "
+            f"median of {settings['repeats']} run(s)\n{machine['cores']} cores, {machine['cpu']}, {machine['date']}")
 
 
 COLUMNS = [
@@ -206,15 +233,27 @@ COLUMNS = [
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=f"Install the optional codecs and the plot with: {BENCH_INSTALL_HINT}. Codecs that are missing "
+               "are listed as skipped; without matplotlib the table and JSON are written, not the plot.")
     parser.add_argument("--data", default="mnist:test", help="image SPEC (default mnist:test)")
     parser.add_argument("--limit", type=int, default=None, help="use the first N images")
-    parser.add_argument("--quick", action="store_true", help="500 images, fewer rows, one repeat")
+    parser.add_argument("--quick", action="store_true",
+                        help="a check in about a minute: 500 images, one repeat, bbans with its default settings "
+                             "only, the common codecs only (JPEG-LS left out)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per row; the median is reported")
     parser.add_argument("--lanes", type=int, default=None, help="bbans lanes (default: the codec's default)")
     parser.add_argument("--bucket-bits", type=int, nargs="*", default=None, help="bbans bucket bits to show")
     parser.add_argument("--out", default="bench/out/bench_mnist", help="output path stem for .json and .png")
+    parser.add_argument("--replot", metavar="JSON",
+                        help="measure nothing: draw OUT.png again from a JSON file this script wrote")
     args = parser.parse_args(argv)
+    if args.replot:
+        saved = json.loads(Path(args.replot).read_text())
+        plot_path = write_plot(f"{args.out}.png", saved["rows"], plot_title(saved["settings"], saved["machine"]))
+        print(f"wrote {plot_path}" if plot_path else "wrote nothing")
+        return 0
 
     images = load_images(args.data)
     limit = 500 if args.quick and args.limit is None else args.limit
@@ -223,7 +262,7 @@ def main(argv=None):
     machine = report.machine_info()
     classical_names = QUICK_CLASSICAL if args.quick else {name for name, _, _ in CLASSICAL}
     bucket_bits_list = args.bucket_bits or ([None] if args.quick else [None, 12])
-    quantizers = ["exact"] if args.quick else ["exact", "histogram"]
+    quantizers = QUANTIZERS[:1] if args.quick else QUANTIZERS
 
     rows = bbans_rows(images, available_models(), quantizers, bucket_bits_list, args.lanes, repeats)
     rows += classical_rows(images, classical_names, repeats)
@@ -239,10 +278,8 @@ def main(argv=None):
             print(f"\n(skipped: {row['name']}: {row['skipped']})")
     settings = {"data": args.data, "count": len(images), "repeats": repeats, "quick": args.quick}
     json_path = report.write_json(f"{args.out}.json", machine, all_rows, settings)
-    plot_path = report.plot_rate_vs_speed(
-        f"{args.out}.png", all_rows, f"{len(images)} images from {args.data} — {machine['cores']} cores, {machine['cpu']}"
-    )
-    print(f"\nwrote {json_path} and {plot_path}")
+    plot_path = write_plot(f"{args.out}.png", all_rows, plot_title(settings, machine))
+    print(f"\nwrote {json_path}" + (f" and {plot_path}" if plot_path else ""))
     return 0 if all(row["round_trip_ok"] for row in measured) else 1
 
 

@@ -9,6 +9,12 @@ Not a test: a script.  Prints a Markdown table and writes JSON::
 Cases (every symbol 256-way, precision 16 bits):
 
 * ``fixed``: one shared table (Categorical, probs of shape (256,)), one push/pop call.
+* ``categorical``: a different 256-way table per lane and step, as an autoregressive
+  model's softmax gives them: ``Categorical(probs)`` built from (lanes, 256) float32 rows
+  at every step and pushed (popped) one step at a time, always 784 lanes x 100 steps
+  (quantization inside the timing; constriction quantizes the same float rows).
+* ``cumulative``: the same rows through ``CumulativeCategorical`` (the per-symbol rule
+  over running sums instead of largest remainder).
 * ``betabinomial`` / ``logistic3``: a different table per symbol (BetaBinomial, n = 255;
   DiscretizedLogisticMixture, 3 components), coded in chunks of ``--chunk-steps`` steps
   x lanes as BB-ANS does per batch; building the codec (tables) is inside the timing.
@@ -39,6 +45,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import bbans_numba as bb  # noqa: E402
 from bbans_numba import codecs, quantize  # noqa: E402
+from bbans_numba.families import beta_binomial  # noqa: E402
 
 try:
     import constriction
@@ -67,6 +74,9 @@ def ideal_bits(name, d):
     symbols = d["symbols"]
     if name == "fixed":
         return float(-np.mean(np.log2(d["probs"][symbols])))
+    if name in ("categorical", "cumulative"):
+        rows = np.take_along_axis(d["rows"], symbols[..., None], axis=-1)[..., 0]
+        return float(-np.mean(np.log2(rows / d["rows"].sum(axis=-1))))
     if name == "betabinomial":
         return float(-np.mean(stats.betabinom.logpmf(symbols, NUM_SYMBOLS - 1, d["alpha"], d["beta"])) / np.log(2))
     if name == "logistic3":
@@ -91,6 +101,15 @@ def make_case(name, num_lanes, num_steps, rng):
     if name == "fixed":
         probs = _pixel_probs(rng)
         data = {"symbols": rng.choice(NUM_SYMBOLS, size=shape, p=probs), "probs": probs}
+    elif name in ("categorical", "cumulative"):  # peaked rows around a random centre, with a floor
+        centre = rng.uniform(0.0, 255.0, shape + (1,))
+        width = np.exp(rng.uniform(0.0, 4.0, shape + (1,)))
+        rows = np.exp(-0.5 * ((np.arange(NUM_SYMBOLS) - centre) / width) ** 2) + 1e-4 * rng.random(shape + (NUM_SYMBOLS,))
+        rows = rows.astype(np.float32)  # as a softmax head gives them; both coders read the same floats
+        cumulative = np.cumsum(rows, axis=-1)
+        draw = rng.random(shape + (1,)) * cumulative[..., -1:]
+        symbols = np.minimum((cumulative < draw).sum(axis=-1), NUM_SYMBOLS - 1)
+        data = {"symbols": symbols, "rows": rows}
     elif name == "betabinomial":
         alpha = np.exp(rng.uniform(-1.0, 3.0, shape))
         beta = np.exp(rng.uniform(-1.0, 3.0, shape))
@@ -126,6 +145,10 @@ def build_codec(name, data, step_slice):
     if name == "fixed":
         return codecs.Categorical(data["probs"], PRECISION)
     part = lambda key: data["chunks"][key][step_slice]  # noqa: E731
+    if name == "categorical":
+        return codecs.Categorical(part("rows"), PRECISION)
+    if name == "cumulative":
+        return codecs.CumulativeCategorical(part("rows")[:, 0], PRECISION)  # one step per chunk
     if name == "betabinomial":
         return codecs.BetaBinomial(NUM_SYMBOLS - 1, part("alpha"), part("beta"), PRECISION)
     if name == "logistic3":
@@ -213,13 +236,15 @@ def flat_prefix(data, rows):
 
 def constriction_probs(name, prefix):
     """Float32 probability rows (rows, 256): our quantized tables of the same case."""
+    if name in ("categorical", "cumulative"):  # the float rows themselves: constriction quantizes them
+        return prefix["rows"]
     if name == "betabinomial":
-        freqs = np.diff(quantize.beta_binomial_cdf(prefix["alpha"], prefix["beta"], NUM_SYMBOLS - 1, PRECISION), axis=-1)
+        freqs = np.diff(beta_binomial.beta_binomial_cdf(prefix["alpha"], prefix["beta"], NUM_SYMBOLS - 1, PRECISION), axis=-1)
     elif name == "logistic3":
-        freqs = quantize.logistic_mixture_freqs(prefix["means"], prefix["log_scales"], prefix["logits"], PRECISION)
+        freqs = codecs.DiscretizedLogisticMixture(prefix["means"], prefix["log_scales"], prefix["logits"], PRECISION).freqs
     else:
         method = name.split("-")[1]
-        freqs = quantize.gaussian_bucket_freqs(prefix["mean"], prefix["std"], BUCKET_BITS, PRECISION, method=method)
+        freqs = codecs.DiagGaussianStdBins(prefix["mean"], prefix["std"], BUCKET_BITS, PRECISION, method=method).freqs
         freqs = np.maximum(freqs, 1)  # histogram zeros; constriction gives every symbol >= 1 anyway
     return (freqs / freqs.sum(axis=-1, keepdims=True)).astype(np.float32)
 
@@ -300,7 +325,7 @@ def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
     chunks = data["chunks"]
     stage(
         "betabinomial: whole tables (beta_binomial_cdf; not on the coding path)",
-        lambda _: [quantize.beta_binomial_cdf(a, b, NUM_SYMBOLS - 1, PRECISION) for a, b in zip(chunks["alpha"], chunks["beta"])],
+        lambda _: [beta_binomial.beta_binomial_cdf(a, b, NUM_SYMBOLS - 1, PRECISION) for a, b in zip(chunks["alpha"], chunks["beta"])],
     )  # fmt: skip
     built = [build_codec("betabinomial", data, i) for i in range(len(chunks["symbols"]))]
     intervals = [c.intervals(message, s) for c, s in zip(built, chunks["symbols"])]
@@ -362,7 +387,11 @@ def regression_hashes(cases):
 
 # --- main ---------------------------------------------------------------------------------
 
+# The cases whose coded bytes tests/test_pinned_bytes.py pins (see regression_hashes).
 CASES = ["fixed", "betabinomial", "logistic3", "gauss-exact", "gauss-histogram"]
+# ``categorical`` and ``cumulative`` always code this many lanes x steps, one step per call.
+CATEGORICAL_SHAPE = (784, 100)
+ALL_CASES = ["fixed", "categorical", "cumulative", "betabinomial", "logistic3", "gauss-exact", "gauss-histogram"]
 
 
 def cpu_model():
@@ -400,7 +429,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="timed runs after the warm-up; median reported")
     parser.add_argument("--constriction-symbols", type=int, default=500_000,
                         help="symbols for constriction's per-symbol-table rows (float rows are precomputed)")  # fmt: skip
-    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    parser.add_argument("--cases", default=",".join(ALL_CASES), help="comma-separated subset of " + ",".join(ALL_CASES))
     parser.add_argument("--sweep", action="store_true", help="lanes sweep for the fixed table")
     parser.add_argument("--breakdown", action="store_true", help="time the stages of the fixed and beta-binomial cases")
     parser.add_argument("--threads", type=int, default=0,
@@ -413,7 +442,7 @@ def main(argv=None):
     if args.threads:
         __import__("numba").set_num_threads(args.threads)
     cases = [c for c in args.cases.split(",") if c]
-    unknown = set(cases) - set(CASES)
+    unknown = set(cases) - set(ALL_CASES)
     if unknown:
         parser.error(f"unknown cases {sorted(unknown)}")
 
@@ -429,9 +458,13 @@ def main(argv=None):
 
     rows = []
     for name in cases:
-        rows.append(run_ours(name, args.lanes, args.symbols, args.chunk_steps, args.repeats, np.random.default_rng(7)))
+        lanes, size, chunk_steps = args.lanes, args.symbols, args.chunk_steps
+        if name in ("categorical", "cumulative"):
+            lanes, size, chunk_steps = CATEGORICAL_SHAPE[0], CATEGORICAL_SHAPE[0] * CATEGORICAL_SHAPE[1], 1
+        rows.append(run_ours(name, lanes, size, chunk_steps, args.repeats, np.random.default_rng(7)))
         if have_constriction:
-            size = args.symbols if name == "fixed" else min(args.symbols, args.constriction_symbols)
+            if name not in ("fixed", "categorical", "cumulative"):
+                size = min(size, args.constriction_symbols)
             rows.append(run_constriction(name, size, args.repeats, np.random.default_rng(7)))
         print(markdown_table(rows[-2 if have_constriction else -1 :]).split("\n", 2)[-1], flush=True)
     print()

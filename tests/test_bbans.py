@@ -165,26 +165,6 @@ def test_a_model_sharing_the_id_but_not_the_fingerprint_is_caught(mnist_images, 
         bb.decompress(blob, model=model)
 
 
-def with_v1_header(blob, **changes):
-    """A version-1 ``blob`` with header fields replaced (CRCs recomputed): what a hostile writer can do."""
-    header, payload = container.unpack(blob)
-    return container.pack(dataclasses.replace(header, **changes), payload)
-
-
-V1_REFERENCE = Path(__file__).resolve().parent / "reference" / "mnist-histogram.bbans"
-
-
-@pytest.mark.parametrize("name", ["/etc/passwd", "../../x", "~/x", "mnist.npz", "./mnist", "absolute"])
-def test_a_model_name_from_a_v1_file_is_never_opened_as_a_path(random_model, monkeypatch, name):
-    """Only shipped names are looked up; a user model must be passed explicitly."""
-    name = str(random_model.path) if name == "absolute" else name  # a real model file
-    opened = []
-    monkeypatch.setattr(bb.bbans, "load_model", lambda *args: opened.append(args))
-    with pytest.raises(container.ContainerError, match="not a shipped model"):
-        bb.decompress(with_v1_header(V1_REFERENCE.read_bytes(), model_name=name))
-    assert opened == []
-
-
 def test_a_v2_file_names_no_path_only_a_model_id(mnist_images, random_model, monkeypatch):
     """Version 2 stores no name at all: the decoder only loads shipped models, to compare their ids."""
     blob = bb.compress(mnist_images[:2], model=random_model)

@@ -1,11 +1,16 @@
 """The benchmark scripts' report building, on tiny inputs (timings are not tested)."""
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from bbans_numba.bbans import CodingSettings
 from bench import bench_mnist, report
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -74,3 +79,35 @@ def test_measure_flags_a_lossy_codec(tiny_images):
                               lambda blobs: np.zeros_like(tiny_images), tiny_images, repeats=1)
     assert row["round_trip_ok"] is False
     assert row["bits_per_dim"] == pytest.approx(8 / tiny_images.size)
+
+
+def test_quick_run_without_matplotlib_prints_the_table_and_how_to_get_the_plot(tmp_path, monkeypatch, capsys):
+    asked = {}
+
+    def no_bbans_rows(images, model_names, quantizers, bucket_bits_list, chains, repeats):
+        asked.update(quantizers=quantizers, bucket_bits=bucket_bits_list)
+        return []
+
+    monkeypatch.setattr(bench_mnist, "bbans_rows", no_bbans_rows)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    status = bench_mnist.main(["--quick", "--data", "mnist:sample", "--limit", "4", "--out", str(tmp_path / "b")])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert asked == {"quantizers": [CodingSettings().quantizer], "bucket_bits": [None]}  # the codec's defaults
+    assert "| WebP lossless (Pillow, method 6), per image |" in out
+    assert 'no plot: matplotlib is not installed; pip install ".[bench]" adds it' in out
+    assert (tmp_path / "b.json").is_file() and not (tmp_path / "b.png").exists()
+
+
+def test_plot_colours_are_distinct_per_codec_and_markers_say_how(tmp_path):
+    saved = json.loads((REPO_ROOT / "docs" / "bench_mnist.json").read_text())
+    rows = saved["rows"]
+    colours = report.codec_colours(rows)
+    codecs = {row["codec"] for row in rows if not row.get("reference")}
+    assert set(colours) == codecs and len(set(colours.values())) == len(codecs)
+    assert {colours["bbans mnist"], colours["bbans mnist-fast"]} <= set(report.BBANS_COLOURS)
+    kinds = [report.marker_kind(row) for row in rows if not row.get("reference")]
+    assert kinds.count("bbans default") == 2 and kinds.count("per image") == kinds.count("together")
+    assert bench_mnist.main(["--replot", str(REPO_ROOT / "docs" / "bench_mnist.json"),
+                             "--out", str(tmp_path / "plot")]) == 0
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -98,11 +98,6 @@ def test_random_access_reads_only_the_header_and_its_chunks_from_a_file(blob, im
     assert CountingFile.read_bytes <= 2 * header_bytes + 10 + header.chunks[3].payload_bytes
 
 
-def test_a_v1_file_takes_a_slice_too():
-    v1 = Path(__file__).resolve().parent / "reference" / "mnist-exact.bbans"  # 0.1.0 wrote the sample's first 20
-    assert np.array_equal(bb.decompress(v1.read_bytes(), images=slice(3, 7)), bb.load_images("mnist:sample")[3:7])
-
-
 # -- streaming ---------------------------------------------------------------------------------------
 def test_compress_to_and_decompress_to_npy_stream_a_memory_map(tmp_path, images):
     np.save(tmp_path / "in.npy", images)
@@ -167,12 +162,17 @@ def test_no_coding_kernel_is_parallel_and_every_kernel_releases_the_gil():
     """Chunks are the unit of parallel work (threads): a prange over a round's few lanes would spend its time
     synchronizing and collapse when another process holds a core; a kernel holding the GIL would serialize the
     threads.  New kernels in these modules take ``@njit(cache=True, nogil=True)``."""
+    import importlib
+    import pkgutil
+
     from numba.core.registry import CPUDispatcher
 
-    from bbans_numba import codecs, model, quantize, rans
+    from bbans_numba import architectures, codecs, families, likelihoods, model, nn, portable, quantize, rans
 
+    packages = [importlib.import_module(f"{package.__name__}.{info.name}")
+                for package in (families, likelihoods, architectures) for info in pkgutil.iter_modules(package.__path__)]
     tiny = {"_initial_heads"}  # a fresh message's heads: microseconds, once per chunk
-    for module in (rans, codecs, quantize, model):
+    for module in (rans, codecs, quantize, model, nn, portable, *packages):
         for name, kernel in vars(module).items():
             if isinstance(kernel, CPUDispatcher):
                 options = kernel.targetoptions

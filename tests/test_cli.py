@@ -7,30 +7,46 @@ the shipped model on a few MNIST images.
 
 import io
 import os
+import queue
+import struct
 import subprocess
 import sys
+import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import bbans_numba as bb
-from bbans_numba import cli, container
+from bbans_numba import cli, container, container_v2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FAKE_FINGERPRINT = "0" * 64
+FAKE_MODEL_ID = bytes(8)
 
 
-# -- a fake codec: raw pixels wrapped in a real (version-1) container -------------------
-def fake_compress(images, model="mnist", lanes=None, quantizer="exact", bucket_bits=None, progress=None, **_):
+def read_fake(path):
+    """The version-2 header of the file at ``path``."""
+    return container_v2.read_header(Path(path).read_bytes())[0]
+
+
+# -- a fake codec: raw pixels wrapped in a real (version-2) container -------------------
+def fake_compress(images, model="mnist", lanes=None, quantizer="exact", bucket_bits=None, progress=None,
+                  file_names=None, **_):
+    """One chunk whose payload is zero heads (one per lane), the raw pixels and zero padding to whole words."""
     images = np.asarray(images)
-    header = container.Header.for_images(
-        images, model_name=f"fake-{model}", model_fingerprint=FAKE_FINGERPRINT, lanes=min(lanes or 1, len(images)),
-        settings={"quantizer": quantizer, "bucket_bits": bucket_bits}, initial_words=3, chunk_images=4,
-    )
+    pixels = images.tobytes()
+    lanes = min(lanes or 1, max(len(images), 1))
+    payload = bytes(8 * lanes) + pixels + bytes(-len(pixels) % 4)
+    chunks = (container_v2.Chunk(count=len(images), lanes=lanes, payload_bytes=len(payload), pad_words=0),) if len(
+        images) else ()
+    settings = dict(container_v2.DEFAULT_SETTINGS, quantizer=quantizer or "histogram", bucket_bits=bucket_bits or 8)
+    header = container_v2.ChunkedHeader(model_id=FAKE_MODEL_ID, image_shape=images.shape[1:], settings=settings,
+                                        chunks=chunks, file_names=file_names)
     if progress is not None:
         progress(len(images), len(images))
-    return container.pack(header, images.tobytes())
+    return header.to_bytes() + (payload if len(images) else b"")
 
 
 def fake_compress_to(stream, images, **options):
@@ -39,9 +55,11 @@ def fake_compress_to(stream, images, **options):
 
 def fake_decompress(source, model=None, images=None, progress=None, **_):
     blob = source if isinstance(source, bytes) else source.read()
-    header, payload = container.unpack(blob)
-    decoded = np.frombuffer(payload, dtype=np.uint8).reshape(header.count, *header.image_shape)
-    header.verify_pixels(decoded)
+    bb.bbans.refuse_old_version(container.file_version(blob))
+    header, header_bytes = container_v2.read_header(blob)
+    size = header.count * int(np.prod(header.image_shape))
+    start = header_bytes + 8 * (header.chunks[0].lanes if header.chunks else 0)
+    decoded = np.frombuffer(blob[start:start + size], dtype=np.uint8).reshape(header.count, *header.image_shape)
     if progress is not None:
         progress(len(decoded), len(decoded))
     return decoded[images or slice(None)]
@@ -94,20 +112,22 @@ def assert_one_line_error(status, err, *fragments):
         assert fragment in err
 
 
-def run_subprocess(*args):
+def run_subprocess(*args, stdout=subprocess.PIPE):
     """Run ``python -m bbans_numba.cli args`` in a fresh interpreter."""
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     return subprocess.run([sys.executable, "-m", "bbans_numba.cli", *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=300)
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, env=env, timeout=300)
 
 
 # -- help, version, usage errors --------------------------------------------------------
 @pytest.mark.parametrize(("command", "options"), [
-    ([], ["compress", "decompress", "info", "demo", "--version", "bbans: error:"]),
+    ([], ["compress", "decompress", "info", "format", "demo", "--version", "bbans: error:", "'bbans format'"]),
     (["compress"], ["INPUT", "OUTPUT", "--model", "--lanes", "--quantizer", "--bucket-bits", "--chunk-images",
-                    "--workers", "--scheduler", "--force", "--quiet", "--debug", "mnist:sample", ".npy"]),
-    (["decompress"], ["INPUT", "OUTPUT", "--model", "--images", "--workers", "--scheduler", "--force", "--quiet",
-                      "--debug", ".npy", "000000.png"]),
+                    "--workers", "--scheduler", "--force", "--no-file-names", "--quiet", "--debug", "mnist:sample",
+                    ".npy", ".png file"]),
+    (["decompress"], ["INPUT", "OUTPUT", "--model", "--images", "--workers", "--scheduler", "--force",
+                      "--numbered-names", "--quiet", "--debug", ".npy", "000000.png", "one image",
+                      "delete the .png files"]),
     (["info"], ["FILE", "--debug", "bits/dim"]),
     (["demo"], ["--limit", "--lanes", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
 ])
@@ -130,6 +150,13 @@ def test_help_shows_the_real_defaults_in_one_vocabulary(capsys):
     assert f"(default: {CodingSettings().quantizer})" in flat
     assert f"(default: {CodingSettings().bucket_bits})" in flat
     assert "chain" not in flat  # the deprecated alias works but is not advertised
+
+
+def test_format_prints_the_file_format_shipped_in_the_package(capsys):
+    status, out, _ = run_main(capsys, "format")
+    assert status == 0 and out.startswith("# The `.bbans` file format")
+    assert out == (REPO_ROOT / "bbans_numba" / cli.FORMAT_FILE).read_text(encoding="utf-8")
+    assert f"`{container.V1_JSON_KEYS['file_names']}`" in out  # the optional header key the CLI writes is documented
 
 
 def test_version(capsys):
@@ -177,9 +204,9 @@ def test_not_a_bbans_file(capsys, tmp_path, fake_codec):
 
 
 @pytest.mark.parametrize(("damage", "expected"), [
-    (lambda blob: blob[:-7], "truncated file: the payload needs"),
-    (lambda blob: blob[:-10] + bytes([blob[-10] ^ 4]) + blob[-9:], "corrupted payload"),
-    (lambda blob: blob + b"junk", "4 unexpected bytes follow the end of the payload"),
+    (lambda blob: blob[:-7], "cannot hold 1 8-byte heads and whole 4-byte words"),
+    (lambda blob: blob[:12] + bytes([blob[12] ^ 4]) + blob[13:], "its CRC32 does not match"),
+    (lambda blob: blob[:19], "truncated file"),
 ])
 def test_corrupted_file(capsys, tmp_path, bbans_file, fake_codec, damage, expected):
     bbans_file.write_bytes(damage(bbans_file.read_bytes()))
@@ -221,8 +248,9 @@ def test_compress_writes_the_file_and_a_summary(capsys, npy_input, tmp_path, ima
     status, out, err = run_main(capsys, "compress", npy_input, output, "--lanes", 3, "--quantizer", "histogram",
                                 "--bucket-bits", 8)
     assert status == 0 and err == ""
-    header, _ = container.unpack(output.read_bytes())
-    assert header.lanes == 3 and header.settings == {"quantizer": "histogram", "bucket_bits": 8}
+    header = read_fake(output)
+    assert header.chunks[0].lanes == 3
+    assert (header.settings["quantizer"], header.settings["bucket_bits"]) == ("histogram", 8)
     size = output.stat().st_size
     assert out.startswith(f"compressed 10 images of 6x5 from {npy_input} to {output}: {size} bytes, "
                           f"{8 * size / images.size:.4f} bits/dim, ")
@@ -233,7 +261,7 @@ def test_chains_still_works_with_a_deprecation_note(capsys, npy_input, tmp_path,
     output = tmp_path / "out.bbans"
     status, _, err = run_main(capsys, "compress", npy_input, output, "--chains", 3, "--quiet")
     assert status == 0 and err == "bbans: note: --chains is deprecated; use --lanes\n"
-    assert container.unpack(output.read_bytes())[0].lanes == 3
+    assert read_fake(output).chunks[0].lanes == 3
 
 
 def test_more_lanes_than_images_is_said(capsys, npy_input, tmp_path, fake_codec):
@@ -262,7 +290,7 @@ def test_decompress_to_a_png_folder(capsys, tmp_path, shape, fake_codec):
     images = np.random.default_rng(2).integers(0, 256, size=shape, dtype=np.uint8)
     source = tmp_path / "images.bbans"
     source.write_bytes(fake_compress(images))
-    folder = tmp_path / "pngs" / "nested"
+    folder = tmp_path / "pngs"  # created; its parent must exist (tests/test_cli_output_safety.py)
     status, _, _ = run_main(capsys, "decompress", source, folder)
     assert status == 0
     assert sorted(path.name for path in folder.iterdir()) == [f"{index:06d}.png" for index in range(len(images))]
@@ -298,6 +326,130 @@ def test_existing_outputs_need_force(capsys, npy_input, bbans_file, tmp_path, fa
     assert_one_line_error(status, err, "file exists")
 
 
+# -- output naming: one test per rule --------------------------------------------------
+def save_pngs(folder, images, names):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, image in zip(names, images):
+        Image.fromarray(image).save(folder / name, format="PNG")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["out.npy", "out.NPY", "out.Npy"])
+def test_npy_output_suffix_is_case_insensitive(capsys, bbans_file, tmp_path, images, fake_codec, name):
+    assert run_main(capsys, "decompress", bbans_file, tmp_path / name)[0] == 0
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith("out")] == [name]
+    np.testing.assert_array_equal(np.load(tmp_path / name), images)
+
+
+@pytest.mark.parametrize("name", ["one.png", "ONE.PNG"])
+def test_one_image_to_a_png_file(capsys, tmp_path, images, fake_codec, name):
+    source = tmp_path / "one.bbans"
+    source.write_bytes(fake_compress(images[:1]))
+    assert run_main(capsys, "decompress", source, tmp_path / name)[0] == 0
+    assert (tmp_path / name).is_file()
+    np.testing.assert_array_equal(bb.load_images(tmp_path / name), images[:1])
+
+
+def test_several_images_to_a_png_file_is_refused_before_decoding(capsys, monkeypatch, bbans_file, tmp_path):
+    monkeypatch.setattr(bb, "decompress", lambda *args, **kwargs: pytest.fail("decoded anyway"), raising=False)
+    status, _, err = run_main(capsys, "decompress", bbans_file, tmp_path / "out.png")
+    assert_one_line_error(status, err, "one .png file holds one image, the file has 10", "give a folder")
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("name", ["out.tif", "out.TIFF", "out.jpg", "out.webp"])
+def test_other_image_suffixes_are_refused_not_made_into_folders(capsys, bbans_file, tmp_path, fake_codec, name):
+    status, _, err = run_main(capsys, "decompress", bbans_file, tmp_path / name)
+    assert_one_line_error(status, err, "bbans does not write", "a folder for PNGs (e.g.")
+    assert not (tmp_path / name).exists()
+
+
+def test_force_into_a_png_folder_leaves_exactly_the_new_images(capsys, bbans_file, tmp_path, images, fake_codec):
+    folder = save_pngs(tmp_path / "pngs", np.zeros((12, 6, 5), dtype=np.uint8), [f"{i:06d}.png" for i in range(12)])
+    (folder / "old.PNG").write_bytes((folder / "000000.png").read_bytes())
+    (folder / "notes.txt").write_text("kept")
+    status, out, _ = run_main(capsys, "decompress", bbans_file, folder, "--force")
+    assert status == 0 and "deleted 3 old .png files that were not replaced" in out
+    assert sorted(path.name for path in folder.iterdir()) == [f"{i:06d}.png" for i in range(10)] + ["notes.txt"]
+    np.testing.assert_array_equal(bb.load_images(folder), images)
+
+
+def test_png_folder_names_are_stored_and_restored(capsys, tmp_path, images, fake_codec):
+    names = [f"digit-{chr(ord('a') + i)}.png" for i in range(len(images))]
+    save_pngs(tmp_path / "in", images, names)
+    assert run_main(capsys, "compress", tmp_path / "in", tmp_path / "named.bbans")[0] == 0
+    assert read_fake(tmp_path / "named.bbans").file_names == tuple(names)
+    assert run_main(capsys, "decompress", tmp_path / "named.bbans", tmp_path / "out")[0] == 0
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == names
+    np.testing.assert_array_equal(bb.load_images(tmp_path / "out"), images)
+    assert run_main(capsys, "decompress", tmp_path / "named.bbans", tmp_path / "numbered", "--numbered-names")[0] == 0
+    assert sorted(path.name for path in (tmp_path / "numbered").iterdir()) == cli.numbered_png_names(len(images))
+
+
+def test_file_names_are_stored_only_where_they_say_something(capsys, tmp_path, images, npy_input, fake_codec):
+    save_pngs(tmp_path / "numbered", images, cli.numbered_png_names(len(images)))
+    save_pngs(tmp_path / "named", images, [f"n{i}.png" for i in range(len(images))])
+    runs = {"npy": [npy_input], "numbered": [tmp_path / "numbered"], "opt-out": [tmp_path / "named", "--no-file-names"]}
+    for label, arguments in runs.items():
+        assert run_main(capsys, "compress", arguments[0], tmp_path / f"{label}.bbans", *arguments[1:])[0] == 0
+        assert read_fake(tmp_path / f"{label}.bbans").file_names is None, label
+
+
+@pytest.mark.parametrize("names, problem", [
+    ("../evil.png".encode(), "not a plain .png file name"),  # "/" separates names: ".." is one
+    ("C:evil.png".encode(), "not a plain .png file name"),
+    (b"evil.sh", "not a plain .png file name"),
+    ("evil\x1b[2J.png".encode(), "not a plain .png file name"),
+    (b"\xed\xa0\x80.png", "not valid UTF-8"),
+    (b"a.png/A.png", "differ only in case"),
+])
+def test_unsafe_stored_names_are_refused(capsys, tmp_path, fake_codec, names, problem):
+    """A file whose names could leave the folder is corrupted: refused before decoding, --numbered-names or not."""
+    count = names.count(b"/") + 1
+    source = tmp_path / "hostile.bbans"
+    source.write_bytes(with_raw_names(fake_compress(np.zeros((count, 2, 2), dtype=np.uint8)), names))
+    for options in [], ["--numbered-names"]:
+        status, _, err = run_main(capsys, "decompress", source, tmp_path / "out", *options)
+        assert_one_line_error(status, err, "corrupted header: file_names", problem)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["hostile.bbans"]
+
+
+def with_raw_names(blob, names):
+    """The fake v2 file ``blob`` (2x2 images, no names) with the raw ``names`` bytes stored, CRC-32 recomputed."""
+    header, header_bytes = container_v2.read_header(blob)
+    settings_offset = 10 + container_v2.MODEL_ID_BYTES + 1 + len(header.image_shape)  # one-byte sizes
+    body = bytearray(blob[:header_bytes - 4])
+    body[settings_offset] |= 0x80
+    body += container_v2.varint(len(names)) + names
+    return bytes(body) + struct.pack("<I", zlib.crc32(body)) + blob[header_bytes:]
+
+
+def test_unsafe_input_names_are_not_stored(capsys, tmp_path, images, fake_codec):
+    save_pngs(tmp_path / "in", images[:2], ["a.png", "b\n.png"])
+    status, _, err = run_main(capsys, "compress", tmp_path / "in", tmp_path / "out.bbans", "--quiet")
+    assert status == 0 and err.startswith("bbans: note: the PNG file names are not stored (the list holds")
+    assert read_fake(tmp_path / "out.bbans").file_names is None
+
+
+def test_a_single_png_file_as_input_keeps_its_name(capsys, tmp_path, images, fake_codec):
+    save_pngs(tmp_path, images[:1], ["seven.png"])
+    status, out, _ = run_main(capsys, "compress", tmp_path / "seven.png", tmp_path / "seven.bbans")
+    assert status == 0 and "compressed 1 images of 6x5" in out
+    assert run_main(capsys, "decompress", tmp_path / "seven.bbans", tmp_path / "out")[0] == 0
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["seven.png"]
+
+
+def test_files_not_read_from_an_input_folder_are_noted(capsys, tmp_path, images, fake_codec):
+    folder = save_pngs(tmp_path / "in", images, cli.numbered_png_names(len(images)))
+    for name in ["a.jpg", "b.txt", "c.tif", "d.bmp", "e.gif", "f.webp"]:
+        (folder / name).write_text("")
+    (folder / "sub").mkdir()
+    status, _, err = run_main(capsys, "compress", folder, tmp_path / "out.bbans", "--quiet")
+    assert status == 0
+    assert err == (f"bbans: note: {folder}: 7 entries are not .png files and were not read: "
+                   "a.jpg, b.txt, c.tif, d.bmp, e.gif, ...\n")
+
+
 def test_info_prints_aligned_lines(capsys, bbans_file, images):
     status, out, _ = run_main(capsys, "info", bbans_file)
     assert status == 0
@@ -307,11 +459,23 @@ def test_info_prints_aligned_lines(capsys, bbans_file, images):
     assert len(value_column) == 1
     size = bbans_file.stat().st_size
     assert rows["images"].strip() == "10" and rows["image shape"].strip() == "6x5"
-    assert rows["model"].strip() == "fake-mnist" and rows["model fingerprint"].strip() == FAKE_FINGERPRINT
+    assert rows["model"].strip().startswith("not a shipped model") and rows["model id"].strip() == "00" * 8
     assert rows["bits/dim"].strip() == f"{8 * size / images.size:.4f}"
-    assert rows["initial bits"].strip() == "96" and rows["flush bits"].strip() == "64"
-    assert rows["payload bytes"].strip() == str(images.size)
-    assert rows["settings"].strip() == "bucket_bits=None, quantizer=exact"
+    assert rows["initial bits"].strip() == "0" and rows["flush bits"].strip() == "64"
+    assert rows["payload bytes"].strip() == str(8 + images.size)  # one head, then the pixels (whole words)
+    assert rows["settings"].strip().startswith("bucket_bits=8, first_latent_bits=4, ")
+    assert rows["file names"].strip() == "none stored"
+
+
+def test_info_into_a_closed_pipe_exits_quietly(bbans_file):
+    """``bbans info FILE | head -1``: the reader going away is no error to report (no 'Broken pipe')."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before bbans writes: every write fails with EPIPE
+    try:
+        result = run_subprocess("info", bbans_file, stdout=write_end)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (cli.EXIT_ERROR, "")
 
 
 # -- progress bar -----------------------------------------------------------------------
@@ -362,7 +526,7 @@ def test_demo_prints_a_table_beside_gzip_bz2_lzma(capsys, fake_codec):
     assert lines[0].endswith(": 30 images of 28x28")
     assert lines[1].split() == ["codec", "bits/dim", "compress", "img/s", "decompress", "img/s"]
     assert [line.split()[0] for line in lines[2:6]] == ["bbans", "gzip", "bz2", "lzma"]
-    assert lines[2].startswith("bbans (fake-mnist, 2 lanes)")
+    assert lines[2].startswith("bbans (None, 2 lanes)")  # the fake's model id names no shipped model
     assert lines[-1] == "lossless round trip: OK (every pixel checked)"
 
 
@@ -431,3 +595,45 @@ def test_real_codec_refuses_a_corrupted_file(capsys, mnist_npy, tmp_path):
 def test_real_codec_demo(capsys):
     status, out, _ = run_main(capsys, "demo", "--limit", 12, "--lanes", 4, "--quiet")
     assert status == 0 and "bbans (mnist, 4 lanes)" in out and "lossless round trip: OK" in out
+
+
+def test_demo_prints_a_line_per_stage_and_explains_the_table(capsys, fake_codec):
+    status, out, _ = run_main(capsys, "demo", "--limit", 5)
+    assert status == 0
+    stages = [line for line in out.splitlines() if line.startswith(("compressing", "  "))]
+    assert len(stages) == 3
+    assert stages[0].startswith("compressing with bbans") and "compiles the kernels" in stages[0]
+    assert "bytes in" in stages[1] and stages[2].startswith("  every pixel back")
+    assert "bits/dim: compressed bits per pixel value" in out and "lower is better" in out
+    assert "includes compiling the kernels" in out
+
+
+def test_demo_stage_lines_reach_a_pipe_as_they_happen():
+    """The compress stage's lines arrive while decompression still waits: stdout is flushed per stage."""
+    script = ("import sys, bbans_numba as bb\n"
+              "from bbans_numba import cli\n"
+              "def decompress_when_told(blob, model=None, progress=None):\n"
+              "    sys.stdin.readline()\n"
+              "    return bb.bbans.decompress(blob)\n"
+              "bb.decompress = decompress_when_told\n"
+              "sys.exit(cli.main(['demo', '--limit', '3', '--lanes', '1']))\n")
+    process = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    lines = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True)
+    reader.start()
+    try:
+        seen = []
+        while not seen or not seen[-1].startswith("  "):  # up to the line that ends compression
+            seen.append(lines.get(timeout=120))
+        assert seen[-2].startswith("compressing with bbans") and seen[-1].endswith("; decompressing\n")
+        process.stdin.write("go\n")
+        process.stdin.close()
+        assert process.wait(timeout=120) == 0
+    finally:
+        process.kill()
+    reader.join(timeout=60)
+    rest = []
+    while not lines.empty():
+        rest.append(lines.get())
+    assert rest[-1] == "lossless round trip: OK (every pixel checked)\n"

@@ -186,7 +186,7 @@ def test_logistic_mixture_table_matches_direct_cdf():
     means = rng.uniform(0, 255, size=(50, 3))
     log_scales = rng.uniform(-1, 3, size=(50, 3))
     logits = rng.normal(size=(50, 3))
-    freqs = quantize.logistic_mixture_freqs(means, log_scales, logits, 24).astype(np.float64) / 2**24
+    freqs = codecs.DiscretizedLogisticMixture(means, log_scales, logits, 24).freqs.astype(np.float64) / 2**24
     weights = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
     edges = np.arange(1, 256) - 0.5
     cdf = np.sum(weights[:, None, :] * stats.logistic.cdf(edges[None, :, None], means[:, None, :], np.exp(log_scales)[:, None, :]), axis=-1)
@@ -227,7 +227,7 @@ def test_gaussian_pop_then_push_and_push_then_pop(params):
 @given(gaussian_params())
 def test_gaussian_frequencies_sum_exactly_and_cover_possible_buckets(params):
     mean, std, bucket_bits, precision_bits, method = params
-    freqs = quantize.gaussian_bucket_freqs(mean, std, bucket_bits, precision_bits, method).astype(np.int64)
+    freqs = codecs.DiagGaussianStdBins(mean, std, bucket_bits, precision_bits, method).freqs.astype(np.int64)
     assert np.all(freqs.sum(-1) == 1 << precision_bits)
     if method == "exact":
         assert np.all(freqs >= 1)
@@ -242,7 +242,7 @@ def test_gaussian_frequencies_sum_exactly_and_cover_possible_buckets(params):
 def test_gaussian_frequencies_match_bucket_masses(method, mean, std):
     """Frequencies follow N(mean, std) -- a variance-for-std mix-up fails this."""
     bucket_bits, precision_bits = 6, 18
-    freqs = quantize.gaussian_bucket_freqs([mean], [std], bucket_bits, precision_bits, method)[0]
+    freqs = codecs.DiagGaussianStdBins([mean], [std], bucket_bits, precision_bits, method).freqs[0]
     edges = np.concatenate([[-np.inf], quantize.std_normal_bucket_edges(bucket_bits), [np.inf]])
     masses = np.diff(stats.norm.cdf(edges, loc=mean, scale=std))
     error = np.abs(freqs / 2**precision_bits - masses).max()
@@ -258,7 +258,7 @@ def test_histogram_quantizer_counts_equiprobable_points():
     points = mean + std * stats.norm.ppf((np.arange(2**precision_bits) + 0.5) / 2**precision_bits)
     buckets = np.searchsorted(quantize.std_normal_bucket_edges(bucket_bits), points, side="right")
     expected = np.bincount(buckets, minlength=2**bucket_bits)
-    got = quantize.gaussian_bucket_freqs([mean], [std], bucket_bits, precision_bits, "histogram")[0]
+    got = codecs.DiagGaussianStdBins([mean], [std], bucket_bits, precision_bits, "histogram").freqs[0]
     assert np.array_equal(got, expected)
 
 
@@ -320,3 +320,29 @@ def test_codecs_stack_in_one_message():
     for codec, symbols in reversed(parts):
         assert np.array_equal(codec.pop(message, num_steps=steps), symbols)
     assert message == bb.Message(lanes)
+
+
+@pytest.mark.parametrize("num_symbols", [0, -3, 2.5, True])
+def test_logistic_mixture_rejects_bad_symbol_counts(num_symbols):
+    with pytest.raises(ValueError, match="num_symbols"):
+        codecs.DiscretizedLogisticMixture([[1.0]], [[0.0]], [[0.0]], 16, num_symbols=num_symbols)
+
+
+@given(distributions(), st.integers(min_value=1, max_value=4))
+def test_cumulative_categorical_round_trip(dist, num_steps):
+    probs, num_lanes, precision_bits, rng = dist
+    precision_bits = max(precision_bits, math.ceil(math.log2(probs.shape[-1])))
+    codec = codecs.CumulativeCategorical(probs, precision_bits)
+    freqs = codec.freqs.astype(np.int64)
+    assert np.all(freqs >= 1) and np.all(freqs.sum(-1) == 1 << precision_bits)
+    assert_round_trip_restores(codec, rng.integers(0, probs.shape[-1], (num_lanes, num_steps)))
+
+
+@pytest.mark.parametrize(
+    "probs, precision_bits, match",
+    [([0.5, np.nan], 8, "finite"), ([0.5, -0.1], 8, "non-negative"), ([0.0, 0.0], 8, "positive total"),
+     (np.ones(5), 2, "symbols"), (np.ones((2, 3, 4)), 8, "shape")],
+)  # fmt: skip
+def test_cumulative_categorical_bad_arguments(probs, precision_bits, match):
+    with pytest.raises(ValueError, match=match):
+        codecs.CumulativeCategorical(probs, precision_bits)

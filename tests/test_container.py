@@ -94,6 +94,37 @@ def test_header_makes_numpy_values_plain(images, header):
     assert unpack(pack(same, b""))[0] == header
 
 
+def test_file_names_are_optional_and_written_only_when_present(images, header):
+    """No ``file_names`` key without names (the pinned bytes stay as they were); with names, one more key."""
+    assert header.file_names is None and "file_names" not in header.to_json_object()
+    names = [f"digit {i}.PNG" for i in range(len(images))]
+    named = make_header(images, file_names=names)
+    assert named.file_names == tuple(names)
+    assert named.to_json_object() == dict(header.to_json_object(), file_names=names)
+    assert unpack(pack(named, PAYLOAD)) == (named, PAYLOAD)
+    assert dataclasses.replace(named, file_names=None) == header
+
+
+@pytest.mark.parametrize(("names", "expected"), [
+    (["a.png"], "must be a list of 10 file names"),
+    ("a.png", "must be a list of 10 file names"),
+    (["../up.png"] + [f"{i}.png" for i in range(9)], "holds '../up.png', which is not a plain .png file name"),
+    (["a\\b.png"] + [f"{i}.png" for i in range(9)], "which is not a plain .png file name"),
+    (["a\x00.png"] + [f"{i}.png" for i in range(9)], "which is not a plain .png file name"),
+    (["a.txt"] + [f"{i}.png" for i in range(9)], "which is not a plain .png file name"),
+    (["x" * 252 + ".png"] + [f"{i}.png" for i in range(9)], "which is not a plain .png file name"),
+    ([None] + [f"{i}.png" for i in range(9)], "holds None, which is not a file name in Unicode"),
+    (["A.png", "a.PNG"] + [f"{i}.png" for i in range(8)], "holds names that differ only in case"),
+])
+def test_unsafe_file_names_cannot_be_built_nor_read(images, header, names, expected):
+    with pytest.raises(HeaderFieldError) as caught:
+        make_header(images, file_names=names)
+    assert caught.value.field == "file_names" and expected in str(caught.value)
+    document = dict(header.to_json_object(), file_names=names)
+    message = refusal(raw_container(json.dumps(document).encode()))
+    assert message.startswith("corrupted header: key 'file_names' ") and expected in message
+
+
 def test_unknown_extra_keys_are_ignored(header):
     document = dict(header.to_json_object(), written_by="bbans_numba 9.9")
     assert unpack(raw_container(json.dumps(document).encode()))[0] == header

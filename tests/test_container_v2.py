@@ -1,6 +1,6 @@
 """Format version 2: the binary header, its refusals, and hostile files (valid CRCs recomputed).
 
-What a reader guarantees (docs/format.md): every claim in the header is checked against the
+What a reader guarantees (bbans_numba/format.md): every claim in the header is checked against the
 bytes present before anything is allocated from it; decoding refuses a chunk as soon as its
 payload runs out; every case ends in a one-line ContainerError or the original images.
 """
@@ -55,6 +55,32 @@ def test_one_image_header_is_28_bytes():
     assert len(data) == 28
     assert data == raw_header([[1 << 2]])
     assert read_header(data + bytes(128)) == (header, 28)
+
+
+def test_file_names_are_an_optional_flagged_field_after_the_chunk_table():
+    chunk = Chunk(count=2, lanes=1, payload_bytes=128, pad_words=0)
+    plain = header_of(chunk)
+    named = ChunkedHeader(model_id=MODEL_ID, image_shape=(28, 28), settings=DEFAULT_SETTINGS, chunks=(chunk,),
+                          file_names=["a.png", "\u00e9t\u00e9.PNG"])
+    data = named.to_bytes()
+    names = "a.png/\u00e9t\u00e9.PNG".encode()
+    assert data[:-4] == (raw_header([[2 << 2]], settings=b"\x80")[:-4] + varint(len(names)) + names)
+    assert read_header(data + bytes(128)) == (named, len(data))
+    assert len(data) - len(plain.to_bytes()) == 1 + len(names)  # nothing at all when no names are stored
+    with pytest.raises(ContainerError, match="file_names must be a list of 2"):
+        ChunkedHeader(model_id=MODEL_ID, image_shape=(28, 28), settings=DEFAULT_SETTINGS, chunks=(chunk,),
+                      file_names=["a.png"])
+    refusal(raw_header([[2 << 2]], settings=b"\x80")[:-4] + varint(1000) + b"a.png", "truncated file: the file names")
+
+
+def test_compress_stores_file_names_in_a_v2_file():
+    images = bb.load_images("mnist:sample")[:2]
+    blob = bb.compress(images, model="mnist-fast", file_names=["x.png", "y.png"])
+    assert read_header(blob)[0].file_names == ("x.png", "y.png")
+    assert np.array_equal(bb.decompress(blob), images)
+    assert bb.bbans.file_info(blob)["file_names"] == ("x.png", "y.png")
+    with pytest.raises(ValueError, match="file_names holds '../x.png'"):
+        bb.compress(images, model="mnist-fast", file_names=["../x.png", "y.png"])
 
 
 def test_layout_of_a_header_with_every_field():

@@ -52,6 +52,30 @@ def test_png_folder_sorted_by_name(tmp_path):
     assert np.array_equal(load_images(tmp_path), IMAGES[[1, 0, 2]])
 
 
+def test_png_folder_names_and_entries_not_read(tmp_path):
+    for name, image in zip(["b.PNG", "a.png", "c.png"], IMAGES):
+        Image.fromarray(image).save(tmp_path / name, format="PNG")
+    (tmp_path / "notes.txt").write_text("ignored")
+    (tmp_path / "more.png").mkdir()
+    found = datasets.load_image_set(tmp_path)
+    assert found.names == ["a.png", "b.PNG", "c.png"] and found.skipped == ("more.png/", "notes.txt")
+    assert np.array_equal(found.images, IMAGES[[1, 0, 2]])
+
+
+@pytest.mark.parametrize("name", ["one.png", "ONE.PNG"])
+def test_a_single_png_file_is_a_set_of_one(tmp_path, name):
+    Image.fromarray(IMAGES[1]).save(tmp_path / name, format="PNG")
+    found = datasets.load_image_set(tmp_path / name)
+    assert found.names == [name] and found.skipped == ()
+    assert np.array_equal(found.images, IMAGES[1:2]) and np.array_equal(load_images(tmp_path / name), IMAGES[1:2])
+
+
+def test_other_sources_have_no_names(tmp_path):
+    np.save(tmp_path / "images.npy", IMAGES)
+    assert datasets.load_image_set(tmp_path / "images.npy")[1:] == (None, ())
+    assert datasets.load_image_set("mnist:sample").names is None
+
+
 def test_mnist_sample_is_bundled():
     sample = load_images("mnist:sample")
     assert sample.shape == (100, 28, 28) and sample.dtype == np.uint8 and sample.max() == 255

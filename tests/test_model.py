@@ -1,45 +1,49 @@
-"""The coding-time model: shipped weights, outputs, validation, bit-exact reproducibility."""
+"""The coding-time model: shipped weights, likelihood units, validation, bit-exact reproducibility."""
 
+import io
 import json
+import math
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import special, stats
 
+import bbans_numba as bb
 from bbans_numba.datasets import load_images
-from bbans_numba.model import (
-    BETA_BINOMIAL_MAX,
-    BETA_BINOMIAL_MIN,
-    FORMAT_VERSION,
-    STD_MAX,
-    STD_MIN,
-    available_models,
-    fingerprint_arrays,
-    load_model,
-    network_layer_names,
-)
+from bbans_numba.likelihoods import LIKELIHOODS, likelihood_from_description
+from bbans_numba.likelihoods.beta_binomial import PARAM_RANGE
+from bbans_numba.model import STD_MAX, STD_MIN, available_models, fingerprint_arrays, load_model
+from bbans_numba.model_config import FORMAT_VERSION, ModelConfig
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_CONFIG = dict(format_version=FORMAT_VERSION, image_shape=[3, 4], latent_dim=2, hidden_units=5,
-                   residual_blocks=1, activation="elu", likelihood="beta_binomial", num_components=1)
+TINY_CONFIG = dict(format_version=FORMAT_VERSION, image_shape=[3, 4], latent_dim=2,
+                   architecture=dict(name="residual_mlp", hidden_units=5, residual_blocks=1, activation="elu"),
+                   likelihood=dict(name="beta_binomial"))
+# The flat version 1 config of the shipped files.
+V1_CONFIG = dict(format_version=1, image_shape=[3, 4], latent_dim=2, hidden_units=5, residual_blocks=1,
+                 activation="elu", likelihood="beta_binomial", num_components=1)
 
 
-def tiny_arrays(**config_changes):
-    """A valid exported model with random weights, as a name -> array dict."""
-    config = dict(TINY_CONFIG, **config_changes)
-    rng = np.random.default_rng(1)
-    pixels, latent, hidden = int(np.prod(config["image_shape"])), config["latent_dim"], config["hidden_units"]
+def tiny_arrays(config=TINY_CONFIG, scale=1.0, seed=1):
+    """A valid exported model with random weights for ``config``, as a name -> array dict."""
+    rng = np.random.default_rng(seed)
     arrays = {"config": np.array(json.dumps(config))}
-    for network, inputs, outputs in (("encoder", pixels, 2 * latent), ("decoder", latent, 2 * pixels)):
-        names = network_layer_names(network, config["residual_blocks"])
-        sizes = [inputs] + [hidden] * (len(names) - 1) + [outputs]
-        for name, fan_in, fan_out in zip(names, sizes[:-1], sizes[1:]):
-            arrays[f"{name}.kernel"] = rng.normal(size=(fan_in, fan_out)).astype(np.float32)
-            arrays[f"{name}.bias"] = rng.normal(size=fan_out).astype(np.float32)
+    for name, shape in ModelConfig.from_dict(config).array_shapes().items():
+        arrays[name] = (scale * rng.normal(size=shape)).astype(np.float32)
     return arrays
+
+
+def with_config(**changes):
+    return lambda arrays: arrays.update(config=np.array(json.dumps(dict(TINY_CONFIG, **changes))))
+
+
+def with_architecture(**changes):
+    return with_config(architecture=dict(TINY_CONFIG["architecture"], **changes))
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +59,23 @@ def images():
 def test_shipped_model(model):
     assert {"mnist", "mnist-fast"} <= set(available_models())
     assert model.name == "mnist" and model.image_shape == (28, 28) and model.latent_dim == 50
-    assert model.likelihood == "beta_binomial" and model.num_components == 1
+    assert model.likelihood == "beta_binomial" and model.architecture == "residual_mlp"
+    assert model.architecture_spec.options == dict(hidden_units=768, residual_blocks=1, activation="elu")
     assert model.path.stat().st_size <= 10 * 2**20
     with np.load(model.path) as archive:
         assert model.fingerprint == fingerprint_arrays({key: archive[key] for key in archive.files})
+        assert json.loads(str(archive["config"]))["format_version"] == 1  # shipped files stay version 1
     assert len(model.fingerprint) == 64 and int(model.fingerprint, 16) >= 0
+
+
+def test_version_1_and_2_configs_describe_the_same_model(tmp_path):
+    arrays = tiny_arrays()
+    np.savez(tmp_path / "v2.npz", **arrays)
+    np.savez(tmp_path / "v1.npz", **dict(arrays, config=np.array(json.dumps(V1_CONFIG))))
+    v1, v2 = load_model(tmp_path / "v1.npz"), load_model(tmp_path / "v2.npz")
+    assert v1.config == v2.config and v1.config.to_dict() == TINY_CONFIG
+    x = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    assert all(np.array_equal(a, b) for a, b in zip(v1.encode(x), v2.encode(x)))
 
 
 def test_fingerprint_ignores_zip_details_but_not_weights(tmp_path):
@@ -77,15 +93,19 @@ def test_outputs(model, images):
     mean, std = model.encode(images)
     assert mean.shape == std.shape == (100, 50) and mean.dtype == std.dtype == np.float64
     assert np.isfinite(mean).all() and ((std >= STD_MIN) & (std <= STD_MAX)).all()
-    alpha, beta = model.decode(mean + std)
+    alpha, beta = model.likelihood_spec.parameters(model.decoder_output(mean + std))
     assert alpha.shape == beta.shape == (100, 784) and alpha.dtype == beta.dtype == np.float64
     for param in (alpha, beta):
-        assert ((param >= BETA_BINOMIAL_MIN) & (param <= BETA_BINOMIAL_MAX)).all()
+        assert ((param >= PARAM_RANGE[0]) & (param <= PARAM_RANGE[1])).all()
+    log_likelihood = model.log_likelihood(images, mean)
+    assert log_likelihood.shape == (100,) and (log_likelihood < 0).all()
+    # A trained model: the mean image costs far less than 8 bits per pixel.
+    assert -log_likelihood.mean() / (784 * math.log(2)) < 2
 
 
 def test_extreme_latents_stay_in_range(model):
-    alpha, beta = model.decode(np.full((2, 50), 1e4) * [[1], [-1]])
-    assert ((alpha >= BETA_BINOMIAL_MIN) & (alpha <= BETA_BINOMIAL_MAX)).all() and np.isfinite(beta).all()
+    alpha, beta = model.likelihood_spec.parameters(model.decoder_output(np.full((2, 50), 1e4) * [[1], [-1]]))
+    assert ((alpha >= PARAM_RANGE[0]) & (alpha <= PARAM_RANGE[1])).all() and np.isfinite(beta).all()
 
 
 def test_input_checks(model, images):
@@ -94,7 +114,7 @@ def test_input_checks(model, images):
     with pytest.raises(ValueError, match="uint8 images of shape"):
         model.encode(images[:, :27])
     with pytest.raises(ValueError, match=r"latents of shape \(B, 50\)"):
-        model.decode(np.zeros((3, 49)))
+        model.likelihood_codec(np.zeros((3, 49)), 24)
 
 
 def test_tiny_model_matches_numpy(tmp_path):
@@ -122,9 +142,12 @@ def test_tiny_model_matches_numpy(tmp_path):
     np.testing.assert_allclose(mean, raw[:, :2], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(std, np.clip(softplus(raw[:, 2:]), STD_MIN, STD_MAX), rtol=1e-4, atol=1e-6)
     raw = mlp("decoder", mean)
-    alpha, beta = tiny.decode(mean)
-    np.testing.assert_allclose(alpha, np.clip(softplus(raw[:, :12]), BETA_BINOMIAL_MIN, BETA_BINOMIAL_MAX), rtol=1e-4)
-    np.testing.assert_allclose(beta, np.clip(softplus(raw[:, 12:]), BETA_BINOMIAL_MIN, BETA_BINOMIAL_MAX), rtol=1e-4)
+    np.testing.assert_allclose(tiny.decoder_output(mean), raw, rtol=1e-4, atol=1e-5)
+    alpha, beta = tiny.likelihood_spec.parameters(tiny.decoder_output(mean))
+    np.testing.assert_allclose(alpha, np.clip(softplus(raw[:, :12]), *PARAM_RANGE), rtol=1e-4)
+    np.testing.assert_allclose(beta, np.clip(softplus(raw[:, 12:]), *PARAM_RANGE), rtol=1e-4)
+    expected = stats.betabinom.logpmf(x.reshape(7, 12), 255, alpha, beta).sum(axis=1)
+    np.testing.assert_allclose(tiny.log_likelihood(x, mean), expected, rtol=1e-10)
 
 
 def test_float16_weights_are_accepted(tmp_path):
@@ -133,16 +156,104 @@ def test_float16_weights_are_accepted(tmp_path):
     assert load_model(tmp_path / "half.npz").encode(np.zeros((1, 3, 4), dtype=np.uint8))[1].shape == (1, 2)
 
 
+# -- likelihood units ---------------------------------------------------------------------
+
+def logistic_mixture_pmf_by_definition(x, means, log_scales, logits):
+    """P(x) = sum_c w_c (F_c(x + 1/2) - F_c(x - 1/2)), F_c(-1/2) := 0, F_c(255 + 1/2) := 1 (SciPy)."""
+    weights = special.softmax(logits, axis=-1)
+    x = x[..., None]
+    upper = np.where(x >= 255, 1.0, stats.logistic.cdf(x + 0.5, means, np.exp(log_scales)))
+    lower = np.where(x <= 0, 0.0, stats.logistic.cdf(x - 0.5, means, np.exp(log_scales)))
+    return np.sum(weights * (upper - lower), axis=-1)
+
+
+@pytest.mark.parametrize("description", [{"name": "beta_binomial"}, {"name": "logistic_mixture", "num_components": 3}])
+def test_likelihood_log_pmf_against_scipy_and_codec(description):
+    """Each unit's NumPy log-pmf against SciPy, summing to 1, and against its codec's frequencies."""
+    likelihood = likelihood_from_description(description)
+    num_pixels, rows = 4, 3
+    raw = np.random.default_rng(5).normal(scale=1.5, size=(rows, likelihood.raw_outputs_per_pixel * num_pixels))
+    raw = raw.astype(np.float32)
+    symbols = np.broadcast_to(np.arange(256), (rows, num_pixels, 256))
+    log_pmf = np.stack([likelihood.log_pmf(symbols[:, :, k], raw) for k in range(256)], axis=-1)
+    params = likelihood.parameters(raw)
+    if description["name"] == "beta_binomial":
+        expected = stats.betabinom.pmf(symbols, 255, params[0][..., None], params[1][..., None])
+    else:
+        expected = np.stack([logistic_mixture_pmf_by_definition(symbols[:, :, k], *params)
+                             for k in range(256)], axis=-1)
+    np.testing.assert_allclose(np.exp(log_pmf), expected, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(np.exp(log_pmf).sum(axis=-1), 1.0, rtol=1e-9)
+    # The codec quantizes the same distribution: frequency / 2**24 within 256 / 2**24 of P.
+    message = bb.Message(num_lanes=rows)
+    codec = likelihood.codec(raw, precision_bits=24)
+    pixels = np.random.default_rng(6).integers(0, 256, size=(rows, num_pixels))
+    starts, freqs = codec.intervals(message, pixels)
+    probability = np.take_along_axis(expected, pixels[..., None], axis=-1)[..., 0]
+    np.testing.assert_allclose(freqs / 2**24, probability, atol=300 / 2**24)
+    codec.push(message, pixels)
+    assert np.array_equal(likelihood.codec(raw, precision_bits=24).pop(message, num_steps=num_pixels), pixels)
+
+
+def test_logistic_mixture_log_pmf_is_finite_in_the_far_tails():
+    likelihood = likelihood_from_description({"name": "logistic_mixture", "num_components": 1})
+    raw = np.array([[-1.0, -20.0, 0.0]], dtype=np.float32)  # mean 0, log-scale clamped to -7
+    log_pmf = [float(likelihood.log_pmf(np.array([[k]]), raw)[0, 0]) for k in (0, 1, 200, 255)]
+    assert log_pmf[0] == pytest.approx(0, abs=1e-12) and all(np.isfinite(log_pmf)) and log_pmf[3] < -1e5
+
+
+def test_registry_refuses_bad_options():
+    assert sorted(LIKELIHOODS) == ["beta_binomial", "logistic_mixture"]
+    with pytest.raises(ValueError, match="'num_components' must be an integer in"):
+        likelihood_from_description({"name": "logistic_mixture", "num_components": "5"})
+    with pytest.raises(ValueError, match="has no option"):
+        likelihood_from_description({"name": "beta_binomial", "num_components": 1})
+
+
+def test_tiny_logistic_mixture_model_codes_losslessly(tmp_path):
+    config = dict(TINY_CONFIG, image_shape=[28, 28], likelihood=dict(name="logistic_mixture", num_components=2))
+    np.savez(tmp_path / "lm.npz", **tiny_arrays(config, scale=0.1))
+    model = load_model(tmp_path / "lm.npz")
+    assert model.likelihood == "logistic_mixture" and model.likelihood_spec.raw_outputs_per_pixel == 6
+    images = load_images("mnist:sample")[:3]
+    assert np.array_equal(bb.decompress(bb.compress(images, model=model), model=model), images)
+
+
+# -- hostile and broken files -------------------------------------------------------------
+
 @pytest.mark.parametrize("change, message", [
     (lambda a: a.pop("config"), "no 'config' entry"),
     (lambda a: a.update(config=np.array("{not json")), "not valid JSON"),
-    (lambda a: a.update(config=np.array(json.dumps({"latent_dim": 2}))), "config lacks"),
-    (lambda a: a.update(config=np.array(json.dumps(dict(TINY_CONFIG, format_version=99)))), "version 99"),
-    (lambda a: a.update(config=np.array(json.dumps(dict(TINY_CONFIG, likelihood="poisson")))), "unknown likelihood"),
-    (lambda a: a.update(config=np.array(json.dumps(dict(TINY_CONFIG, activation="swish")))), "unknown activation"),
+    (lambda a: a.update(config=np.array("[" * 50000)), "not valid JSON"),
+    (lambda a: a.update(config=np.array("x" * 100000)), "at most 65536 characters"),
+    (lambda a: a.update(config=np.zeros(3)), "'config' must be a JSON string"),
+    (lambda a: a.update(config=np.array(json.dumps({"format_version": 2, "latent_dim": 2}))), "config lacks"),
+    (lambda a: a.update(config=np.array("[1, 2]")), "must be a JSON object"),
+    (with_config(format_version=99), "version 99"),
+    (with_config(format_version="2"), "version '2'"),
+    (with_config(format_version=True), "version True"),
+    (with_config(extra=1), "unknown keys"),
+    (with_config(likelihood=dict(name="poisson")), "unknown likelihood"),
+    (with_config(likelihood="beta_binomial"), "likelihood must be an object"),
+    (with_config(latent_dim="5"), "'latent_dim' must be an integer"),
+    (with_config(latent_dim=None), "'latent_dim' must be an integer"),
+    (with_config(latent_dim=2.0), "'latent_dim' must be an integer"),
+    (with_config(image_shape=None), "image_shape must be a list"),
+    (with_config(image_shape=[3, "4"]), "'image_shape' must be an integer"),
+    (with_config(image_shape=[60000, 60000]), "more than 16777216 pixels"),
+    (with_architecture(activation="swish"), "'activation' must be one of relu, elu"),
+    (with_architecture(residual_blocks="1"), "'residual_blocks' must be an integer"),
+    (with_architecture(residual_blocks=10**9), "'residual_blocks' must be an integer in"),
+    (with_architecture(hidden_units=None), "'hidden_units' must be an integer"),
+    (with_architecture(name="cnn"), "unknown architecture 'cnn'"),
+    (lambda a: a.update(config=np.array(json.dumps(dict(V1_CONFIG, residual_blocks="1")))), "'residual_blocks'"),
+    (lambda a: a.update(config=np.array(json.dumps(dict(V1_CONFIG, num_components=3)))), "num_components 1"),
+    (lambda a: a.update(config=np.array(json.dumps(dict(V1_CONFIG, likelihood=None)))), "beta_binomial likelihood"),
     (lambda a: a.pop("decoder.block0.inner.bias"), "missing array 'decoder.block0.inner.bias'"),
+    (lambda a: a.update(stray=np.zeros(1, np.float32)), r"unexpected member\(s\) \['stray'\]"),
     (lambda a: a.update({"encoder.input.kernel": np.zeros((12, 6), np.float32)}), r"expected float32 or float16 \(12, 5\)"),
     (lambda a: a.update({"encoder.output.bias": np.zeros(4, np.float64)}), "is float64"),
+    (lambda a: a.update({"encoder.output.bias": np.array(["a", "b", "c", "d"])}), "is <U1"),
     (lambda a: a["decoder.output.kernel"].__setitem__((0, 0), np.nan), "non-finite"),
 ])
 def test_invalid_files_name_the_file_and_problem(tmp_path, change, message):
@@ -155,12 +266,68 @@ def test_invalid_files_name_the_file_and_problem(tmp_path, change, message):
     assert "broken_model.npz" in str(error.value)
 
 
-def test_unreadable_and_missing_files(tmp_path):
+def test_allocation_bomb_is_refused_before_anything_large_is_built(tmp_path):
+    """A 1 KB file claiming 10**9 residual blocks, or 2**16-wide layers it does not hold."""
+    path = tmp_path / "bomb.npz"
+    np.savez(path, config=np.array(json.dumps(dict(V1_CONFIG, residual_blocks=10**9))))
+    assert path.stat().st_size < 1024
+    with pytest.raises(ValueError, match="bomb.npz: .*'residual_blocks' must be an integer in"):
+        load_model(path)
+    arrays = tiny_arrays()
+    np.savez(path, **dict(arrays, config=np.array(json.dumps(dict(V1_CONFIG, hidden_units=1 << 16)))))
+    with pytest.raises(ValueError, match=r"bomb.npz: array 'encoder.input.kernel' is float32 \(12, 5\), "
+                                         r"expected float32 or float16 \(12, 65536\)"):
+        load_model(path)
+
+
+def test_lying_npy_header_is_refused_before_reading(tmp_path):
+    """Members whose headers announce the expected (large) shapes but hold no data."""
+    config = dict(TINY_CONFIG, architecture=dict(TINY_CONFIG["architecture"], hidden_units=1 << 16))
+    path = tmp_path / "liar.npz"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.npy", tiny_arrays_bytes(np.array(json.dumps(config))))
+        for key, shape in ModelConfig.from_dict(config).array_shapes().items():
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    assert path.stat().st_size < 8192
+    with pytest.raises(ValueError, match="liar.npz: array 'encoder.input.kernel' is truncated"):
+        load_model(path)
+
+
+def tiny_arrays_bytes(array):
+    with io.BytesIO() as buffer:
+        np.lib.format.write_array(buffer, array)
+        return buffer.getvalue()
+
+
+def test_wrong_kinds_of_files(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ValueError, match="junk.npz: not a readable .npz"):
         load_model(tmp_path / "junk.npz")
     with pytest.raises(FileNotFoundError, match="not a shipped model"):
         load_model(tmp_path / "absent.npz")
+    np.save(tmp_path / "array.npy", np.zeros(3))
+    with pytest.raises(ValueError, match="array.npy: this is a single .npy array, not an exported .npz model"):
+        load_model(tmp_path / "array.npy")
+    with zipfile.ZipFile(tmp_path / "foreign.npz", "w") as archive:
+        archive.writestr("config.npy", b"")
+        archive.writestr("notes.txt", b"hello")
+    with pytest.raises(ValueError, match="foreign.npz: member 'notes.txt' is not a .npy array"):
+        load_model(tmp_path / "foreign.npz")
+    with zipfile.ZipFile(tmp_path / "run.keras", "w") as archive:  # the layout of a Keras checkpoint
+        for name in ("metadata.json", "config.json", "model.weights.h5"):
+            archive.writestr(name, b"{}")
+    with pytest.raises(ValueError, match=r"run.keras: this is a Keras .keras checkpoint; .* beside it \(run.npz\)"):
+        load_model(tmp_path / "run.keras")
+
+
+def test_inflation_bomb_member_is_refused(tmp_path):
+    path = tmp_path / "zipbomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as archive:
+        with archive.open("config.npy", "w") as member:
+            np.lib.format.write_array(member, np.zeros(2_000_000, np.float32))
+    with pytest.raises(ValueError, match="zipbomb.npz: member 'config.npy' claims to inflate"):
+        load_model(path)
 
 
 # Run in a fresh process: outputs for the sample images computed one row at a time and as a
@@ -170,16 +337,17 @@ import sys, numpy as np
 from bbans_numba.model import load_model
 from bbans_numba.datasets import load_images
 model, images = load_model(), load_images("mnist:sample")
+decode = lambda z: model.likelihood_spec.parameters(model.decoder_output(z))
 noise = np.random.default_rng(0).standard_normal((len(images), model.latent_dim))
 rows = [model.encode(images[i:i + 1]) for i in range(len(images))]
 mean, std = (np.concatenate(part) for part in zip(*rows))
-alpha, beta = (np.concatenate(part) for part in zip(*[model.decode((mean + std * noise)[i:i + 1]) for i in range(len(images))]))
+alpha, beta = (np.concatenate(part) for part in zip(*[decode((mean + std * noise)[i:i + 1]) for i in range(len(images))]))
 padded = np.concatenate([images, images[::-1] // 2])
 order = np.random.default_rng(1).permutation(len(padded))
 inverse = np.argsort(order)
 shuffled_mean, shuffled_std = (part[inverse][:len(images)] for part in model.encode(padded[order]))
 z = np.concatenate([mean + std * noise, np.zeros((len(images), model.latent_dim))])
-shuffled_alpha, shuffled_beta = (part[inverse][:len(images)] for part in model.decode(z[order]))
+shuffled_alpha, shuffled_beta = (part[inverse][:len(images)] for part in decode(z[order]))
 np.savez(sys.argv[1], mean=mean, std=std, alpha=alpha, beta=beta, shuffled_mean=shuffled_mean,
          shuffled_std=shuffled_std, shuffled_alpha=shuffled_alpha, shuffled_beta=shuffled_beta)
 """
@@ -188,7 +356,7 @@ np.savez(sys.argv[1], mean=mean, std=std, alpha=alpha, beta=beta, shuffled_mean=
 def test_bit_identical_across_processes_threads_and_batches(model, images, tmp_path):
     noise = np.random.default_rng(0).standard_normal((len(images), model.latent_dim))
     mean, std = model.encode(images)
-    alpha, beta = model.decode(mean + std * noise)
+    alpha, beta = model.likelihood_spec.parameters(model.decoder_output(mean + std * noise))
     env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONPATH=str(REPO))
     subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "child.npz")], check=True, env=env, cwd=REPO)
     with np.load(tmp_path / "child.npz") as child:
@@ -196,3 +364,4 @@ def test_bit_identical_across_processes_threads_and_batches(model, images, tmp_p
             for name, ours in (("mean", mean), ("std", std), ("alpha", alpha), ("beta", beta)):
                 theirs = child[prefix + name]
                 assert theirs.dtype == ours.dtype and theirs.tobytes() == ours.tobytes(), prefix + name
+

@@ -228,3 +228,14 @@ def test_from_bytes_rejects_truncation_and_bad_heads():
     bad[24:32] = (5).to_bytes(8, "little")  # a head below 2**31
     with pytest.raises(ValueError, match="head"):
         bb.Message.from_bytes(bytes(bad))
+
+
+def test_kernel_arrays_reserve_room_and_share_state():
+    """The accessor kernels use: the message's own heads and counters, room reserved."""
+    message = bb.Message(num_lanes=3)
+    message.push(np.array([1, 2, 3]), np.array([4, 4, 4]), precision_bits=4)
+    heads, words, counters = message.kernel_arrays(reserve_words=1000)
+    assert words.size >= counters[0] + 1000 and counters.tolist() == [message.num_words, message.underflow_words]
+    assert np.array_equal(heads, message.heads)
+    heads[0] = heads[1]
+    assert message.heads[0] == message.heads[1]

@@ -9,11 +9,13 @@
 import math
 
 import numpy as np
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 import bbans_numba as bb
 from bbans_numba import codecs, quantize, rans
+from bbans_numba.families import beta_binomial, cumulative, logistic
 
 
 @given(st.integers(1, 31), st.data())
@@ -91,7 +93,7 @@ def test_zero_frequency_symbol_raises_before_any_change():
 
 def _beta_binomial_reference(alpha, beta, trials, precision_bits):
     """The scalar recurrence, one row at a time, in plain Python floats."""
-    low, high = quantize.BETA_BINOMIAL_PARAM_RANGE
+    low, high = beta_binomial.BETA_BINOMIAL_PARAM_RANGE
     alpha = low if not alpha >= low else min(alpha, high)
     beta = low if not beta >= low else min(beta, high)
     pmf = [1.0]
@@ -120,7 +122,7 @@ def test_blocked_beta_binomial_equals_scalar_recurrence(trials, precision_bits, 
     beta = np.exp(rng.uniform(-16, 16, rows))
     alpha[::3] = 1e-6
     beta[1::4] = 1e7
-    cdf = quantize.beta_binomial_cdf(alpha, beta, trials, precision_bits)
+    cdf = beta_binomial.beta_binomial_cdf(alpha, beta, trials, precision_bits)
     for row in range(0, rows, max(1, rows // 5)):
         assert cdf[row].tolist() == _beta_binomial_reference(alpha[row], beta[row], trials, precision_bits)
 
@@ -159,8 +161,8 @@ def test_logistic_tables_equal_the_scalar_formula(components, precision_bits, se
     means = rng.uniform(-50, 300, (3, components))
     log_scales = rng.uniform(-9, 9, (3, components))
     logits = rng.normal(0, 3, (3, components))
-    freqs = quantize.logistic_mixture_freqs(means, log_scales, logits, precision_bits)
-    _, clamped, weights, _ = quantize.check_logistic_params(means, log_scales, logits)
+    freqs = codecs.DiscretizedLogisticMixture(means, log_scales, logits, precision_bits).freqs
+    _, clamped, weights, _ = logistic.check_logistic_params(means, log_scales, logits)
     spare = (1 << precision_bits) - 256
     for row in range(3):
         starts = [0]
@@ -178,7 +180,99 @@ def test_logistic_tables_equal_the_scalar_formula(components, precision_bits, se
 def test_histogram_starts_equal_counting_every_point(bucket_bits, precision_bits, mean, log_std, seed):
     """The guessed-and-galloped search counts exactly the points below each edge."""
     std = math.exp(log_std)
-    freqs = quantize.gaussian_bucket_freqs([mean], [std], bucket_bits, precision_bits, method="histogram")[0]
+    freqs = codecs.DiagGaussianStdBins([mean], [std], bucket_bits, precision_bits, method="histogram").freqs[0]
     values = mean + std * quantize.histogram_points(precision_bits)
     below = [np.count_nonzero(values < edge) for edge in quantize.std_normal_bucket_edges(bucket_bits)]
     assert np.diff([0] + below + [values.size]).tolist() == freqs.tolist()
+
+
+def _largest_remainder_reference(weights, precision_bits):
+    """The largest-remainder rule as first written: a stable sort of the remainders."""
+    total = 1 << precision_bits
+    mass = 0.0
+    for value in weights:
+        mass += float(value)
+    possible = weights > 0
+    share = total - int(possible.sum())
+    exact = np.where(possible, weights.astype(np.float64) / mass * share, 0.0)
+    whole = np.minimum(np.floor(exact), share).astype(np.int64)
+    freqs = np.where(possible, 1 + whole, 0)
+    remainders = np.where(possible, exact - whole, -1.0)
+    order = np.argsort(-remainders, kind="mergesort")
+    for i in range(total - int(freqs.sum())):
+        freqs[order[i % int(possible.sum())]] += 1
+    return freqs
+
+
+@st.composite
+def weight_rows(draw):
+    """Rows with ties, zeros, near-integer shares and crowded remainders."""
+    num_symbols = draw(st.sampled_from([1, 2, 3, 17, 256, 300]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    style = draw(st.sampled_from(["dirichlet", "equal", "few-values", "spread", "sparse", "dyadic", "crowded"]))
+    if style == "dirichlet":
+        weights = rng.dirichlet(np.full(num_symbols, 0.3))
+    elif style == "equal":
+        weights = np.ones(num_symbols)
+    elif style == "few-values":
+        weights = rng.integers(0, 4, num_symbols).astype(np.float64)
+    elif style == "spread":
+        weights = np.exp(rng.normal(0, 4, num_symbols))
+    elif style == "sparse":
+        weights = rng.random(num_symbols) * (rng.random(num_symbols) < 0.2)
+    elif style == "dyadic":
+        weights = np.round(rng.random(num_symbols) * 8) / 8
+    else:  # many remainders within a hair of each other
+        weights = 1.0 + rng.integers(0, 3, num_symbols) * 1e-13
+    weights[0] += 0.0 if weights.sum() > 0 else 1.0
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    weights = weights.astype(dtype)
+    needed = max(1, math.ceil(math.log2(max(int((weights > 0).sum()), 1))))
+    return weights, draw(st.integers(needed, 31))
+
+
+@settings(max_examples=300)
+@given(weight_rows())
+def test_fast_largest_remainder_equals_the_sort(row):
+    """The rank search gives exactly the frequencies of a stable sort (ties to the lower
+    symbol), for float32 weights too (read as the same float64 values)."""
+    weights, precision_bits = row
+    expected = _largest_remainder_reference(weights.astype(np.float64), precision_bits)
+    assert quantize.quantize_probs(weights, precision_bits).tolist() == expected.tolist()
+    assert quantize.quantize_probs(np.stack([weights] * 5), precision_bits).tolist() == [expected.tolist()] * 5
+
+
+@given(st.integers(1, 300), st.integers(9, 24), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))
+def test_cumulative_categorical_follows_the_rule_and_its_row_functions(num_symbols, precision_bits, dtype, seed):
+    """CumulativeCategorical adds running sums up on the fly: the same intervals as the
+    rule over stored running sums (cumulative_interval / cumulative_quantile), which a
+    decode kernel calls itself."""
+    precision_bits = max(precision_bits, math.ceil(math.log2(num_symbols)))
+    rng = np.random.default_rng(seed)
+    weights = (rng.dirichlet(np.full(num_symbols, 0.5), size=3) * (rng.random((3, num_symbols)) < 0.7)).astype(dtype)
+    weights[:, 0] += dtype(0.01)
+    codec = codecs.CumulativeCategorical(weights, precision_bits)
+    spare = (1 << precision_bits) - num_symbols
+    for lane in range(3):
+        running = np.array([sum(float(w) for w in weights[lane, :k]) for k in range(num_symbols + 1)])
+        starts = [0] + [k + min(math.floor(running[k] / running[-1] * spare), spare) for k in range(1, num_symbols)]
+        assert np.diff(starts + [1 << precision_bits]).tolist() == codec.freqs[lane].tolist()
+    symbols = rng.integers(0, num_symbols, (3, 4))
+    starts, freqs = codec.intervals(bb.Message(3), symbols)
+    message = bb.Message(3)
+    codec.push(message, symbols)
+    stored = bb.Message(3)
+    stored.push_batch(starts, freqs, precision_bits)
+    assert message == stored
+    assert np.array_equal(codec.pop(message, num_steps=4), symbols) and message == bb.Message(3)
+    rows = np.stack([[sum(float(w) for w in weights[lane, :k]) for k in range(num_symbols + 1)] for lane in range(3)])
+    slots = rng.integers(0, 1 << precision_bits, 20)
+    for lane, slot in zip(rng.integers(0, 3, 20), slots):
+        symbol, first, freq = _row_quantile(rows[lane], slot, precision_bits)
+        assert first <= slot < first + freq
+        assert [first, freq] == [int(v[lane, 0]) for v in codec.intervals(bb.Message(3), np.full((3, 1), symbol))]
+
+
+@njit
+def _row_quantile(row, slot, precision_bits):
+    return cumulative.cumulative_quantile(row, slot, precision_bits)

@@ -4,11 +4,16 @@ The Keras backend is chosen here, once, before anything imports Keras: ``jax`` u
 user set ``KERAS_BACKEND`` already. Every module of this package imports Keras only after
 this file ran, so training, evaluation and export all go through the same backend.
 
+The package is installed with bbans_numba (``pip install -e ".[train]"`` adds Keras and JAX),
+so ``python -m training.train`` works from any directory; from a clone without installing,
+run it from the repository root or put the root on ``PYTHONPATH``.
+
 Modules
 -------
-``training.models``    architectures by name, the loss (negative ELBO in bits/dim).
+``training.models``    the VAE built from the registry (bbans_numba.architectures, bbans_numba.likelihoods),
+                       recipes by name, the loss (negative ELBO in bits/dim).
 ``training.export``    a trained Keras model -> the ``.npz`` that ``bbans_numba.model`` loads.
-``training.train``     ``python -m training.train --data SPEC --model ARCH --epochs E --out PATH``.
+``training.train``     ``python -m training.train --data SPEC --out PATH [--model RECIPE] [--likelihood NAME]``.
 ``training.evaluate``  ``python -m training.evaluate --model PATH --data SPEC``.
 ``training.speed``     ``python -m training.speed --model mnist``: encode/decode timings.
 """

@@ -7,7 +7,8 @@ Usage::
 
 ``--model`` is a shipped model name (``mnist``), an exported ``.npz`` (run by the same Numba
 forward pass the codec uses, so the figure is what the codec sees) or a ``.keras`` file
-(run by Keras). Either way the ELBO itself is computed here in float64 with SciPy:
+(run by Keras), of any registered likelihood. Either way the ELBO itself is computed in
+float64, with the likelihood's NumPy log-pmf (:mod:`bbans_numba.likelihoods`):
 
     -ELBO(x) = -log p(x | z) + KL(q(z|x) || N(0, I)),  z = mean + std * eps,  eps ~ N(0, I)
 
@@ -22,47 +23,46 @@ import math
 from pathlib import Path
 
 import numpy as np
-from scipy import special
 
 from bbans_numba.datasets import load_images
-from bbans_numba.model import BETA_BINOMIAL_TRIALS, load_model
+from bbans_numba.model import load_model
 
 
-def beta_binomial_log_pmf(k, alpha, beta, n=BETA_BINOMIAL_TRIALS):
-    """log P(k | n, alpha, beta) in float64 nats, elementwise (SciPy's betaln and gammaln)."""
-    log_choose = special.gammaln(n + 1.0) - special.gammaln(k + 1.0) - special.gammaln(n - k + 1.0)
-    return log_choose + special.betaln(k + alpha, n - k + beta) - special.betaln(alpha, beta)
-
-
-def negative_elbo_bits(x, mean, std, alpha, beta):
-    """Per-image (-log p(x|z) + KL) / (D ln 2) for flattened pixels x (B, D) and float64 parameters.
+def negative_elbo_bits(log_likelihood, mean, std, num_pixels):
+    """Per-image (-log p(x|z) + KL) / (D ln 2) for float64 log p(x|z) (B,) and posteriors (B, latent_dim).
 
     Returns
     -------
     total, kl : numpy.ndarray, shape (B,)
+
+    Examples
+    --------
+    >>> total, kl = negative_elbo_bits(np.array([-math.log(2.0) * 4]), np.zeros((1, 2)), np.ones((1, 2)), 4)
+    >>> total.tolist(), kl.tolist()
+    ([1.0], [0.0])
     """
-    num_pixels = x.shape[1]
-    log_likelihood = beta_binomial_log_pmf(x.astype(np.float64), alpha, beta).sum(axis=1)
     kl = 0.5 * np.sum(mean**2 + std**2 - 1.0 - 2.0 * np.log(std), axis=1)
     scale = num_pixels * math.log(2.0)
     return (kl - log_likelihood) / scale, kl / scale
 
 
 class KerasForward:
-    """The encode/decode interface of ``bbans_numba.model.CodingModel`` for a ``.keras`` VAE."""
+    """``encode`` and ``log_likelihood`` of :class:`bbans_numba.model.CodingModel` for a ``.keras``
+    VAE: Keras networks, the likelihood's NumPy log-pmf."""
 
     def __init__(self, path):
         from training.export import load_keras_vae
 
         self.vae = load_keras_vae(path)
+        self.num_pixels = self.vae.num_pixels
 
     def encode(self, x):
         mean, std = self.vae.posterior(x.reshape(len(x), -1))
         return np.asarray(mean, dtype=np.float64), np.asarray(std, dtype=np.float64)
 
-    def decode(self, z):
-        alpha, beta = self.vae.likelihood(z.astype(np.float32))
-        return np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
+    def log_likelihood(self, x, z):
+        raw = np.asarray(self.vae.decoder(z.astype(np.float32)))
+        return self.vae.model_config.likelihood.log_pmf(x.reshape(len(x), -1), raw).sum(axis=1)
 
 
 def evaluate(model, images, samples=10, seed=0, batch_size=500):
@@ -70,7 +70,9 @@ def evaluate(model, images, samples=10, seed=0, batch_size=500):
 
     Parameters
     ----------
-    model : object with ``encode(x) -> (mean, std)`` and ``decode(z) -> (alpha, beta)``
+    model : CodingModel or KerasForward
+        Anything with ``encode(x) -> (mean, std)``, ``log_likelihood(x, z)`` (nats per image)
+        and ``num_pixels``.
     images : numpy.ndarray of uint8, (N, H, W)
     samples : int
         Independent single-sample estimates per image (S).
@@ -86,10 +88,9 @@ def evaluate(model, images, samples=10, seed=0, batch_size=500):
     for first in range(0, len(images), batch_size):
         batch = images[first:first + batch_size]
         mean, std = model.encode(batch)
-        flat = batch.reshape(len(batch), -1)
         for s in range(samples):
-            alpha, beta = model.decode(mean + std * noise[s, first:first + len(batch)])
-            total, kl = negative_elbo_bits(flat, mean, std, alpha, beta)
+            log_likelihood = model.log_likelihood(batch, mean + std * noise[s, first:first + len(batch)])
+            total, kl = negative_elbo_bits(log_likelihood, mean, std, model.num_pixels)
             results[s, first:first + len(batch)] = np.stack([total, kl], axis=1)
     return results
 
@@ -106,13 +107,15 @@ def main(argv=None):
     images = load_images(args.data)[:args.limit]
     if Path(args.model).suffix == ".keras":
         model, how = KerasForward(args.model), "Keras forward pass"
+        likelihood = model.vae.model_config.likelihood
     else:
         model = load_model(args.model)
         how = f"Numba forward pass, fingerprint {model.fingerprint[:16]}"
+        likelihood = model.likelihood_spec
     results = evaluate(model, images, samples=args.samples, seed=args.seed)
     single = results[0, :, 0]
     averaged = results[:, :, 0].mean(axis=0)
-    print(f"model {args.model} ({how}); data {args.data}: {len(images)} images")
+    print(f"model {args.model} ({how}, likelihood {likelihood!r}); data {args.data}: {len(images)} images")
     print(f"negative ELBO, bits/dim: single sample {single.mean():.4f} "
           f"(± {single.std(ddof=1) / math.sqrt(len(single)):.4f} s.e. over images)")
     print(f"negative ELBO, bits/dim: mean of {args.samples} samples {averaged.mean():.4f} "

@@ -1,9 +1,8 @@
 """Export a trained Keras VAE to the ``.npz`` file that ``bbans_numba.model`` codes with.
 
-The file layout is defined (and validated) by :mod:`bbans_numba.model`; this module only
-fills it: float32 (or float16) kernels (in, out) and biases (out,) under the names
-``{network}.input.kernel``, ``{network}.block{i}.inner.kernel``, ``{network}.block{i}.outer.bias``,
-``{network}.output.kernel``..., plus a JSON ``config``.
+The file layout is defined (and validated) by :mod:`bbans_numba.model_file`; this module only
+fills it: the JSON ``config`` (:class:`bbans_numba.model_config.ModelConfig`, current format
+version) and the architecture's weights under their exported names, as float32 (or float16).
 
 Command line (re-export a trained model, e.g. with half-size weights for shipping)::
 
@@ -12,13 +11,12 @@ Command line (re-export a trained model, e.g. with half-size weights for shippin
 Examples
 --------
 >>> import training.models as tm, training.export as te
->>> arrays = te.export_arrays(tm.build_vae("mlp-bb"))
+>>> arrays = te.export_arrays(tm.build_vae("mlp-bb", image_shape=(4, 4)))
 >>> arrays["encoder.input.kernel"].shape, arrays["decoder.output.bias"].shape
-((784, 500), (1568,))
+((16, 500), (32,))
 """
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -26,31 +24,18 @@ import numpy as np
 import training  # noqa: F401  (sets KERAS_BACKEND before Keras is imported)
 import keras
 
-from bbans_numba.model import FORMAT_VERSION, network_layer_names
-
 
 def export_arrays(vae, weight_dtype="float32"):
-    """The name -> array dict of the exported file for a :class:`training.models.BetaBinomialVAE`.
+    """The name -> array dict of the exported file for a :class:`training.models.VAE`.
 
     ``weight_dtype="float16"`` halves the file; the codec computes in float32 either way,
     so evaluate the exported file itself (``python -m training.evaluate``) to see its cost.
     """
-    config = dict(
-        format_version=FORMAT_VERSION,
-        image_shape=list(vae.image_shape),
-        latent_dim=vae.latent_dim,
-        hidden_units=vae.hidden_units,
-        residual_blocks=vae.residual_blocks,
-        activation=vae.activation,
-        likelihood="beta_binomial",
-        num_components=1,
-    )
-    arrays = {"config": np.array(json.dumps(config, sort_keys=True))}
+    config = vae.model_config
+    arrays = {"config": np.array(config.to_json())}
     for network in (vae.encoder, vae.decoder):
-        for layer_name in network_layer_names(network.name, vae.residual_blocks):
-            kernel, bias = network.get_layer(layer_name.replace(".", "_")).get_weights()
-            arrays[f"{layer_name}.kernel"] = np.ascontiguousarray(kernel, dtype=weight_dtype)
-            arrays[f"{layer_name}.bias"] = np.ascontiguousarray(bias, dtype=weight_dtype)
+        for name, value in config.architecture.keras_weights(network).items():
+            arrays[name] = np.ascontiguousarray(value, dtype=weight_dtype)
     return arrays
 
 
@@ -61,7 +46,7 @@ def export_npz(vae, path, weight_dtype="float32"):
 
 def load_keras_vae(path):
     """Load a ``.keras`` file written by ``training.train`` (registers the custom classes)."""
-    import training.models  # noqa: F401  (registers BetaBinomialVAE for deserialization)
+    import training.models  # noqa: F401  (registers the VAE class for deserialization)
 
     return keras.saving.load_model(path, compile=False)
 

@@ -5,7 +5,8 @@ Usage::
     python -m training.speed --model mnist --batches 1 100 1000
 
 prints, per batch size, the median wall time of ``encode`` (on MNIST test images) and
-``decode`` (on their posterior means) over ``--repeats`` warm calls, as a Markdown table.
+``decode`` (the decoder network and the likelihood's parameters, on their posterior means)
+over ``--repeats`` warm calls, as a Markdown table.
 """
 
 import argparse
@@ -47,7 +48,8 @@ def main(argv=None):
         x = np.resize(images, (batch, *images.shape[1:]))
         mean = model.encode(x)[0]
         encode = median_seconds(model.encode, x, args.repeats)
-        decode = median_seconds(model.decode, mean, args.repeats)
+        decode = median_seconds(lambda z: model.likelihood_spec.parameters(model.decoder_output(z)), mean,
+                                args.repeats)
         print(f"| {batch} | {encode * 1e3:.3f} | {decode * 1e3:.3f} | {(encode + decode) * 1e3 / batch:.4f} |")
 
 

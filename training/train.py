@@ -2,14 +2,21 @@
 
 Usage::
 
-    python -m training.train --data mnist:train --model resmlp-bb --epochs 100 --out models/mnist
+    python -m training.train --data mnist:train --out runs/mnist [--model RECIPE]
+        [--likelihood NAME] [--epochs E] [--time-budget MINUTES] [--limit N]
 
-writes ``models/mnist.keras`` (the best epoch by validation loss, also the checkpoint kept
-during training) and ``models/mnist.npz`` (what ``bbans_numba.model.load_model`` reads). A
-path ending in ``.keras`` is used as given. The last ``--validation-fraction`` of the shuffled
-images is held out for validation, checkpoints and early stopping; the learning rate warms up
-linearly for one epoch, then follows a cosine decay to 1% over the remaining steps.
-The printed loss is the single-sample negative ELBO in bits per pixel.
+writes ``runs/mnist.keras`` (the best epoch by validation loss, also the checkpoint kept
+during training) and ``runs/mnist.npz``: the codec model, what ``bbans --model`` and
+``bbans_numba.model.load_model`` read. A path ending in ``.keras`` is used as given.
+``--model`` names a recipe (architecture, sizes, likelihood, epochs; default ``resmlp-bb``,
+how the shipped ``mnist`` was made); ``--likelihood`` replaces the recipe's likelihood by any
+registered one (default options). ``--time-budget`` stops after the epoch during which the
+budget ran out; the best epoch so far is exported all the same.
+
+The last ``--validation-fraction`` of the shuffled images is held out for validation,
+checkpoints and early stopping; the learning rate warms up linearly for one epoch, then
+follows a cosine decay to 1% over the remaining steps. The loss printed after each epoch
+is the single-sample negative ELBO in bits per pixel (bits/dim).
 """
 
 import argparse
@@ -23,8 +30,9 @@ import training  # noqa: F401  (sets KERAS_BACKEND before Keras is imported)
 import keras
 
 from bbans_numba.datasets import load_images
+from bbans_numba.likelihoods import LIKELIHOODS
 from training.export import export_npz, load_keras_vae
-from training.models import ARCHITECTURES, build_vae
+from training.models import DEFAULT_RECIPE, RECIPES, build_vae
 
 
 def output_paths(out):
@@ -54,19 +62,63 @@ def learning_rate_schedule(peak, steps_per_epoch, epochs):
         warmup_target=peak, warmup_steps=warmup)
 
 
+class EpochReport(keras.callbacks.Callback):
+    """One line per epoch with the losses and their unit; stops once ``budget_seconds`` are spent.
+
+    Examples
+    --------
+    >>> report = EpochReport(epochs=3, budget_seconds=None)
+    >>> report.line(0, {"loss": 1.5, "val_loss": 1.625}, seconds=12.0)
+    'epoch 1/3: loss 1.5000 bits/dim, validation loss 1.6250 bits/dim (12 s)'
+    """
+
+    def __init__(self, epochs, budget_seconds):
+        super().__init__()
+        self.epochs, self.budget_seconds = epochs, budget_seconds
+        self.started = self.epoch_started = time.perf_counter()
+
+    @staticmethod
+    def _bits(logs, key):
+        return f"{logs[key]:.4f} bits/dim" if key in logs else "n/a"
+
+    def line(self, epoch, logs, seconds):
+        validation = f", validation loss {self._bits(logs, 'val_loss')}" if "val_loss" in logs else ""
+        return f"epoch {epoch + 1}/{self.epochs}: loss {self._bits(logs, 'loss')}{validation} ({seconds:.0f} s)"
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        print(self.line(epoch, logs or {}, now - self.epoch_started), flush=True)
+        if self.budget_seconds is not None and now - self.started >= self.budget_seconds and epoch + 1 < self.epochs:
+            print(f"time budget of {self.budget_seconds / 60:g} min spent: stopping after epoch {epoch + 1}", flush=True)
+            self.model.stop_training = True
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="image spec, e.g. mnist:train, images.npy, a PNG folder")
-    parser.add_argument("--model", required=True, choices=sorted(ARCHITECTURES), help="architecture")
-    parser.add_argument("--epochs", type=int, required=True)
-    parser.add_argument("--out", required=True, help="output path; writes OUT.keras and OUT.npz")
+    parser.add_argument("--out", required=True, help="output path; writes OUT.keras and OUT.npz (the codec model)")
+    parser.add_argument("--model", default=DEFAULT_RECIPE, choices=sorted(RECIPES),
+                        help=f"recipe: architecture, sizes, likelihood, epochs (default {DEFAULT_RECIPE})")
+    parser.add_argument("--likelihood", choices=sorted(LIKELIHOODS), default=None,
+                        help="pixel likelihood instead of the recipe's (default options)")
+    parser.add_argument("--epochs", type=int, default=None, help="default: the recipe's")
+    parser.add_argument("--time-budget", type=float, default=None, metavar="MINUTES",
+                        help="stop after the epoch during which this many minutes were spent")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N images after shuffling")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate (Adam)")
     parser.add_argument("--validation-fraction", type=float, default=0.05)
     parser.add_argument("--patience", type=int, default=10, help="early stop after this many epochs without improvement")
     parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = RECIPES[args.model]["epochs"]
+    if args.epochs < 1 or (args.time_budget is not None and args.time_budget < 0):
+        parser.error("--epochs must be positive and --time-budget not negative")
+    return args
 
 
 def main(argv=None):
@@ -77,24 +129,28 @@ def main(argv=None):
     keras_path, npz_path = output_paths(args.out)
     keras_path.parent.mkdir(parents=True, exist_ok=True)
 
-    vae = build_vae(args.model, image_shape=images.shape[1:], seed=args.seed)
+    vae = build_vae(args.model, image_shape=images.shape[1:], seed=args.seed, likelihood=args.likelihood)
     steps_per_epoch = -(-len(train_x) // args.batch_size)
     vae.compile(optimizer=keras.optimizers.Adam(learning_rate_schedule(args.learning_rate, steps_per_epoch, args.epochs)))
-    print(f"{args.model}: {vae.count_params():,} parameters; {len(train_x)} training and "
-          f"{len(validation_x)} validation images of shape {images.shape[1:]}", flush=True)
+    print(f"{args.model} ({vae.model_config.architecture!r}, likelihood {vae.model_config.likelihood!r}): "
+          f"{vae.count_params():,} parameters; {len(train_x)} training and {len(validation_x)} validation images "
+          f"of shape {images.shape[1:]}; loss: negative ELBO in bits/dim", flush=True)
 
     monitor = "val_loss" if len(validation_x) else "loss"
+    budget = None if args.time_budget is None else args.time_budget * 60
     callbacks = [
         keras.callbacks.ModelCheckpoint(keras_path, monitor=monitor, save_best_only=True),
         keras.callbacks.EarlyStopping(monitor=monitor, patience=args.patience),
+        EpochReport(args.epochs, budget),
     ]
     started = time.perf_counter()
     vae.fit(train_x, batch_size=args.batch_size, epochs=args.epochs, shuffle=True, callbacks=callbacks,
             validation_data=(validation_x,) if len(validation_x) else None,
-            verbose=1 if sys.stdout.isatty() else 2)
+            verbose=1 if sys.stdout.isatty() else 0)
     minutes = (time.perf_counter() - started) / 60
     export_npz(load_keras_vae(keras_path), npz_path)
-    print(f"trained in {minutes:.1f} min; best epoch saved to {keras_path}, codec weights to {npz_path}")
+    print(f"trained in {minutes:.1f} min; best epoch saved to {keras_path}; "
+          f"codec model (for bbans --model and training.evaluate) written to {npz_path}")
 
 
 if __name__ == "__main__":

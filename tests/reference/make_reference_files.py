@@ -5,9 +5,9 @@ the point of the pins is that no other change alters a single byte the codec wri
 
     python tests/reference/make_reference_files.py
 
-It writes the version-2 files (``v2-*.bbans``).  The version-1 files (``mnist-*.bbans``
-without the prefix) were written by bbans_numba 0.1.0, which this package no longer
-writes: they stay as they are, pinned for decoding only.
+It writes the version-2 files (``v2-*.bbans``).  The version-1 files (``v1/mnist-*.bbans``)
+are the ones bbans_numba 0.1.0 wrote, kept as they are: this package refuses to decode them
+(``tests/test_old_versions.py``).
 """
 
 from pathlib import Path
@@ -23,7 +23,7 @@ V2_PREFIX = "v2-"
 
 
 def reference_cases():
-    """(file name, compress keyword arguments) of every pinned version-1 case (0.1.0 wrote them)."""
+    """(file name, compress keyword arguments) of every model x quantizer x lanes case (as 0.1.0 named them)."""
     cases = []
     for model in MODELS:
         for quantizer in QUANTIZERS:
