@@ -67,7 +67,7 @@ def fake_decompress(source, model=None, images=None, progress=None, **_):
 
 def fake_decompress_to_npy(source, stream, **options):
     decoded = fake_decompress(source, **options)
-    np.lib.format.write_array(stream, decoded)
+    cli.npy_writer(decoded)(stream)  # through stream.write, which raises a failed write's error
     return decoded.shape
 
 
