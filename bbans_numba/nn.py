@@ -53,7 +53,9 @@ def dense(x, kernel, bias):
     for block in range((rows + ROW_BLOCK - 1) // ROW_BLOCK):
         first, stop = block * ROW_BLOCK, min(block * ROW_BLOCK + ROW_BLOCK, rows)
         for r in range(first, stop):
-            out[r, :] = bias
+            row = out[r]
+            for j in range(outputs):  # an explicit loop: a slice assignment pulls llvm.log10 into the kernel
+                row[j] = bias[j]
         for k in range(kernel.shape[0]):
             weights = kernel[k]
             for r in range(first, stop):
