@@ -7,6 +7,8 @@ Public surface (see README.md)::
     c = bb.codecs.Categorical(probs, precision_bits=16)
     blob = bb.compress(images, model="mnist")
     images = bb.decompress(blob)
+    part = bb.decompress(blob, images=slice(100, 200))   # decodes only the chunks holding them
+    blob = bb.compress_dask(dask_images)                  # the same bytes, one Dask task per chunk
 
 Submodules are imported on first use, so ``import bbans_numba`` stays cheap.
 
@@ -23,16 +25,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY_ATTRS = {
     "Message": ("bbans_numba.rans", "Message"),
     "compress": ("bbans_numba.bbans", "compress"),
     "decompress": ("bbans_numba.bbans", "decompress"),
+    "compress_to": ("bbans_numba.bbans", "compress_to"),
+    "decompress_to_npy": ("bbans_numba.bbans", "decompress_to_npy"),
+    "compress_dask": ("bbans_numba.on_dask", "compress_dask"),
+    "decompress_dask": ("bbans_numba.on_dask", "decompress_dask"),
     "load_model": ("bbans_numba.model", "load_model"),
     "load_images": ("bbans_numba.datasets", "load_images"),
 }
-_LAZY_MODULES = {"rans", "quantize", "codecs", "bbans", "settings", "model", "container", "datasets", "cli"}
+_LAZY_MODULES = {"rans", "quantize", "codecs", "bbans", "settings", "model", "container", "container_v2", "chunks",
+                 "on_dask", "npy_stream", "datasets", "cli"}
 
 __all__ = sorted(set(_LAZY_ATTRS) | _LAZY_MODULES | {"kernel_cache_dir"})
 

@@ -3,8 +3,10 @@
 Usage::
 
     bbans compress INPUT OUTPUT [--model NAME|PATH] [--lanes L] [--quantizer exact|histogram]
-                                [--bucket-bits B] [--no-file-names] [--force] [--quiet] [--debug]
-    bbans decompress INPUT OUTPUT [--model NAME|PATH] [--numbered-names] [--force] [--quiet] [--debug]
+                                [--bucket-bits B] [--chunk-images C] [--workers N] [--scheduler ADDRESS]
+                                [--no-file-names] [--force] [--quiet] [--debug]
+    bbans decompress INPUT OUTPUT [--model NAME|PATH] [--images A:B] [--workers N] [--scheduler ADDRESS]
+                                  [--numbered-names] [--force] [--quiet] [--debug]
     bbans info FILE [--debug]
     bbans format
     bbans demo [--limit N] [--lanes L] [--quiet] [--debug]
@@ -47,8 +49,8 @@ import numpy as np
 
 import bbans_numba as bb
 from bbans_numba import container, fileio
-from bbans_numba.datasets import MNIST_INSTALL_HINT, load_image_set
-from bbans_numba.settings import DEFAULT_LANES, CodingSettings, resolve_lanes
+from bbans_numba.datasets import MNIST_INSTALL_HINT, ImageSet, load_image_set
+from bbans_numba.settings import DEFAULT_CHUNK_IMAGES, DEFAULT_LANES, IMAGES_PER_LANE, CodingSettings, resolve_lanes
 
 __all__ = ["main", "ProgressBar"]
 
@@ -115,6 +117,22 @@ class ProgressBar:
 
 
 # -- argument types ---------------------------------------------------------------------
+def image_range(text):
+    """argparse type: ``A:B`` (either side may be left out) as a slice of image indices.
+
+    >>> image_range("5000:5100"), image_range(":10")
+    (slice(5000, 5100, None), slice(None, 10, None))
+    """
+    parts = text.split(":")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        first, stop = (int(part) if part.strip() else None for part in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected A:B (e.g. 5000:5100), got {text!r}") from None
+    return slice(first, stop)
+
+
 def positive_int(text):
     """argparse type: an integer >= 1."""
     try:
@@ -160,14 +178,23 @@ def build_parser():
                             "exactly the decompressed images (other files stay)")
     lanes = argparse.ArgumentParser(add_help=False)
     lanes.add_argument("--lanes", type=positive_int, metavar="L",
-                       help="number of rANS lanes coded in lock-step, one image per lane and round: more is faster "
-                            f"per image but adds a fixed cost per lane (default: {DEFAULT_LANES}; never more than the "
-                            "image count: asking for more codes with one lane per image, with a note)")
+                       help="rANS lanes per chunk, coded in lock-step, one image per lane and round: more is faster "
+                            f"per image but adds a fixed cost per lane (default: one per {IMAGES_PER_LANE} images, at "
+                            f"most {DEFAULT_LANES}; never more than a chunk's images: asking for more codes with one "
+                            "lane per image, with a note)")
+    parallel = argparse.ArgumentParser(add_help=False)
+    parallel.add_argument("--workers", type=positive_int, metavar="N",
+                          help="threads coding chunks at once (default: one per core, here "
+                               f"{bb.chunks.default_workers()}); the bytes do not depend on it")
+    parallel.add_argument("--scheduler", metavar="ADDRESS",
+                          help="code the chunks on a running dask.distributed cluster at ADDRESS (e.g. "
+                               "tcp://10.0.0.5:8786) instead of local threads; needs the dask extra: "
+                               "pip install 'bbans_numba[dask]'")
     lanes.add_argument("--chains", type=positive_int, dest="lanes", action=DeprecatedAlias, replacement="--lanes",
                        help=argparse.SUPPRESS)
 
     compress = commands.add_parser(
-        "compress", parents=[lanes, force, debug], help="compress images to a .bbans file",
+        "compress", parents=[lanes, parallel, force, debug], help="compress images to a .bbans file",
         description="Compress images losslessly to a .bbans file and print a one-line summary "
                     "(images, bytes, bits/dim, images/s).")
     compress.add_argument("input", metavar="INPUT", help=SPEC_HELP)
@@ -181,6 +208,9 @@ def build_parser():
     compress.add_argument("--bucket-bits", type=positive_int, metavar="B",
                           help="use 2**B equal-mass buckets per latent dimension "
                                f"(default: {CodingSettings.bucket_bits})")
+    compress.add_argument("--chunk-images", type=positive_int, metavar="C",
+                          help="images per chunk: chunks are coded independently, in parallel, and decoding any "
+                               f"image decodes its whole chunk (default: {DEFAULT_CHUNK_IMAGES})")
     compress.add_argument("--no-file-names", action="store_true",
                           help="for a PNG input, do not store the PNG file names in OUTPUT (stored by default, at "
                                "about their length in bytes, unless they are 000000.png, 000001.png, ...: "
@@ -189,7 +219,7 @@ def build_parser():
     compress.set_defaults(run=run_compress)
 
     decompress = commands.add_parser(
-        "decompress", parents=[force, debug], help="decompress a .bbans file to .npy or PNGs",
+        "decompress", parents=[parallel, force, debug], help="decompress a .bbans file to .npy or PNGs",
         description="Decompress a .bbans file. The pixels are checked against the checksums stored in the file.")
     decompress.add_argument("input", metavar="INPUT", help="the .bbans file to read")
     decompress.add_argument("output", metavar="OUTPUT",
@@ -201,6 +231,9 @@ def build_parser():
                             help="the model to decode with (default: the shipped model named in the file; a model "
                                  "of your own is given here as PATH, never taken from the file); its fingerprint "
                                  "must match the file's")
+    decompress.add_argument("--images", type=image_range, metavar="A:B",
+                            help="only images A to B-1 (Python slice bounds; either may be left out): only the "
+                                 "chunks holding them are decoded")
     decompress.add_argument("--numbered-names", action="store_true",
                             help="name the PNGs 000000.png, 000001.png, ... even where the file stores the original "
                                  "file names")
@@ -234,59 +267,92 @@ def build_parser():
 
 # -- commands ---------------------------------------------------------------------------
 def run_compress(args):
-    """``bbans compress``: images from a SPEC to a .bbans file."""
+    """``bbans compress``: images from a SPEC to a .bbans file (a .npy is read a chunk at a time)."""
     output = fileio.check_output(args.output, args.force)
-    image_set = load_image_set(args.input)
+    image_set = load_images_lazily(args.input)
     images = image_set.images
     note_entries_not_read(args.input, image_set.skipped)
-    note_fewer_lanes(args.lanes, len(images))
+    note_fewer_lanes(args.lanes, min(len(images), args.chunk_images or DEFAULT_CHUNK_IMAGES))
     file_names = None if args.no_file_names else names_worth_storing(image_set.names)
+    options = dict(model=args.model, lanes=args.lanes, quantizer=args.quantizer, bucket_bits=args.bucket_bits,
+                   file_names=file_names)
     start = time.perf_counter()
-    with ProgressBar("compressing", enabled=not args.quiet) as progress:
-        blob = bb.compress(images, model=args.model, lanes=args.lanes, quantizer=args.quantizer,
-                           bucket_bits=args.bucket_bits, progress=progress, file_names=file_names)
+    sizes = []
+    if args.scheduler:
+        blob = bb.compress_dask(dask_images(images, args.chunk_images), scheduler=args.scheduler, **options)
+        fileio.write_bytes(output, blob, args.force)
+        sizes.append(len(blob))
+    else:
+        with ProgressBar("compressing", enabled=not args.quiet) as progress:
+            fileio.write_file(output, lambda stream: sizes.append(bb.compress_to(
+                stream, images, chunk_images=args.chunk_images, workers=args.workers, progress=progress, **options)),
+                args.force)
     seconds = time.perf_counter() - start
-    fileio.write_bytes(output, blob, args.force)
+    size = sizes[0]
     if not args.quiet:
         print(f"compressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output}: "
-              f"{len(blob)} bytes, {bits_per_dim(len(blob), images):.4f} bits/dim, "
+              f"{size} bytes, {bits_per_dim(size, images):.4f} bits/dim, "
               f"{images_per_second(len(images), seconds)} images/s")
     return 0
 
 
 def run_decompress(args):
-    """``bbans decompress``: a .bbans file to a .npy file or a folder of PNGs."""
+    """``bbans decompress``: a .bbans file to a .npy file (written a chunk at a time) or a folder of PNGs."""
     output = Path(args.output)
-    blob = Path(args.input).read_bytes()
-    header, _ = container.unpack(blob)
-    form = output_form(output, (header.count, *header.image_shape))  # a bad OUTPUT is refused before decoding
-    fileio.check_output(output, args.force, folder=form == "folder")
-    names = None if args.numbered_names else header.file_names
+    with open(args.input, "rb") as source:
+        info = bb.bbans.file_info(source)
+        bb.bbans.refuse_old_version(info["format_version"])  # before OUTPUT is looked at
+        first, stop = bb.chunks.image_range(args.images, info["count"])
+        form = output_form(output, (stop - first, *info["image_shape"]))  # a bad OUTPUT is refused before decoding
+        fileio.check_output(output, args.force, folder=form == "folder")
+        names = None if args.numbered_names or info["file_names"] is None else info["file_names"][first:stop]
     start = time.perf_counter()
-    with ProgressBar("decompressing", enabled=not args.quiet) as progress:
-        images = bb.decompress(blob, model=args.model, progress=progress)
+    with open(args.input, "rb") as source:
+        removed = 0
+        if args.scheduler:
+            from bbans_numba import on_dask
+
+            lazy = bb.decompress_dask(source.read(), model=args.model)[args.images or slice(None)]
+            (images,) = on_dask.compute([lazy], args.scheduler)
+            removed = write_images(images, output, form, names, args.force)
+            shape = images.shape
+        elif form == "npy":
+            shapes = []
+            with ProgressBar("decompressing", enabled=not args.quiet) as progress:
+                fileio.write_file(output, lambda stream: shapes.append(bb.decompress_to_npy(
+                    source, stream, model=args.model, images=args.images, workers=args.workers, progress=progress)),
+                    args.force)
+            shape = shapes[0]
+        else:
+            with ProgressBar("decompressing", enabled=not args.quiet) as progress:
+                images = bb.decompress(source, model=args.model, images=args.images, workers=args.workers,
+                                       progress=progress)
+            removed = write_images(images, output, form, names, args.force)
+            shape = images.shape
     seconds = time.perf_counter() - start
-    removed = write_images(images, output, form, names, args.force)
     if not args.quiet:
-        print(f"decompressed {len(images)} images of {shape_text(images.shape[1:])} from {args.input} to {output} "
-              f"({images_per_second(len(images), seconds)} images/s); all pixel checksums match"
+        print(f"decompressed {shape[0]} images of {shape_text(shape[1:])} from {args.input} to {output} "
+              f"({images_per_second(shape[0], seconds)} images/s); all pixel checksums match"
               + (f"; deleted {plural(removed, 'old .png file')} that {'was' if removed == 1 else 'were'} not replaced"
                  if removed else ""))
     return 0
 
 
 def run_info(args):
-    """``bbans info``: print :func:`bbans_numba.container.describe_file` as aligned lines."""
-    info = container.describe_file(Path(args.file).read_bytes())
+    """``bbans info``: print :func:`bbans_numba.bbans.file_info` as aligned lines."""
+    with open(args.file, "rb") as source:
+        info = bb.bbans.file_info(source)
     rate = "n/a (no images)" if info["bits_per_dim"] is None else f"{info['bits_per_dim']:.4f}"
+    version_two = info["format_version"] == 2
     rows = [
-        ("file", f"{args.file} ({info['file_bytes']} bytes)"),
+        ("file", f"{args.file} ({info['file_bytes']} bytes, format version {info['format_version']})"),
         ("images", str(info["count"])),
         ("image shape", shape_text(info["image_shape"])),
         ("dtype", info["dtype"]),
-        ("model", info["model"]),
-        ("model fingerprint", info["model_fingerprint"]),
-        ("lanes", str(info["lanes"])),
+        ("model", info["model"] or "not a shipped model (pass it with --model PATH to decode)"),
+        ("model id", info["model_id"]) if version_two else ("model fingerprint", info["model_fingerprint"]),
+        *([("chunks", str(info["chunks"]))] if version_two else []),
+        ("lanes", str(info["lanes"]) + (" (most in a chunk)" if version_two else "")),
         ("settings", ", ".join(f"{key}={value}" for key, value in sorted(info["settings"].items()))),
         ("bits/dim", rate),
         ("payload bytes", str(info["payload_bytes"])),
@@ -337,8 +403,8 @@ def run_demo(args):
         raise ValueError("demo round trip failed: the decompressed images differ from the originals")
     stage(f"  every pixel back in {end - middle:.1f} s; compressing the raw bytes with "
           f"{', '.join(name for name, _, _ in BASELINES)} for comparison")
-    header, _ = container.unpack(blob)
-    rows = [(f"bbans ({header.model_name}, {header.lanes} lanes)", len(blob), middle - start, end - middle)]
+    info = bb.bbans.file_info(blob)
+    rows = [(f"bbans ({info['model']}, {info['lanes']} lanes)", len(blob), middle - start, end - middle)]
     rows += [baseline_row(name, compress, decompress, images) for name, compress, decompress in BASELINES]
 
     print(f"{'codec':<28} {'bits/dim':>9} {'compress img/s':>15} {'decompress img/s':>17}")
@@ -381,11 +447,33 @@ def baseline_row(name, compress, decompress, images):
 
 # -- helpers ----------------------------------------------------------------------------
 def note_fewer_lanes(requested, count):
-    """Say on stderr when ``count`` images are coded with fewer lanes than the ``requested`` ones."""
+    """Say on stderr when chunks of (at most) ``count`` images get fewer lanes than the ``requested`` ones."""
     lanes = resolve_lanes(requested, count)
     if requested is not None and lanes < requested:
-        note(f"--lanes {requested} is more than the {plural(count, 'image')}: coding with "
+        note(f"--lanes {requested} is more than the {plural(count, 'image')} of a chunk: coding with "
              f"{plural(lanes, 'lane')} (one image per lane)")
+
+
+def load_images_lazily(spec):
+    """The :class:`~bbans_numba.datasets.ImageSet` of ``spec``; a ``.npy`` file's images are read a chunk at a
+    time when coding (bounded memory)."""
+    if str(spec).lower().endswith(".npy") and Path(spec).is_file():
+        from bbans_numba.npy_stream import NpyImages
+
+        try:
+            images = NpyImages(spec)
+        except ValueError:
+            return load_image_set(spec)  # its own, precise message
+        if images.ndim in (3, 4) and len(images):
+            return ImageSet(images)
+    return load_image_set(spec)
+
+
+def dask_images(images, chunk_images):
+    """``images`` as a dask array chunked like the file's chunks (needs the dask extra)."""
+    from bbans_numba import on_dask
+
+    return on_dask.from_images(images, chunk_images)
 
 
 def plural(count, noun):

@@ -202,8 +202,7 @@ class BetaBinomial(Codec):
     ``alpha`` and ``beta`` (same shape: (), (num_lanes,) or (num_lanes, num_steps)) are
     clamped into
     :data:`bbans_numba.families.beta_binomial.BETA_BINOMIAL_PARAM_RANGE`; every symbol
-    gets frequency >= 1.  Shared or per-lane parameters are coded from whole tables
-    (built in parallel); with one distribution per symbol ((num_lanes, num_steps)
+    gets frequency >= 1.  Shared or per-lane parameters are coded from whole tables; with one distribution per symbol ((num_lanes, num_steps)
     parameters) no table is built (same bits; :attr:`cdf` builds them on demand).  See
     :mod:`bbans_numba.families.beta_binomial`.
 

@@ -1,10 +1,14 @@
-"""The ``.bbans`` file container: a versioned, checksummed wrapper around one rANS message.
+"""The ``.bbans`` file container: magic, version dispatch, and format version 1.
 
-Layout (all integers little-endian; ``bbans_numba/format.md``, printed by ``bbans format``, is the full
-specification)::
+Every version starts with the same magic and a u16 version; :func:`file_version` reads and
+checks them.  This package writes version 2 (:mod:`bbans_numba.container_v2`: a compact
+binary header over independent chunks).  Version 1, described here (a JSON header around one
+rANS message), is still read for ``bbans info``, but no longer decoded: see
+:func:`bbans_numba.bbans.refuse_old_version`.  Version-1 layout (all integers little-endian;
+``bbans_numba/format.md``, printed by ``bbans format``, is the full specification)::
 
     magic        8 bytes   b"\\x89BBANS\\r\\n"
-    version      u16       FORMAT_VERSION
+    version      u16       1
     header_len   u32
     header       header_len bytes: the :class:`Header`, as UTF-8 JSON (one object, keys sorted)
     header_crc   u32       zlib.crc32 of the header bytes
@@ -46,6 +50,8 @@ import numpy as np
 
 __all__ = [
     "FORMAT_VERSION",
+    "READABLE_VERSIONS",
+    "file_version",
     "MAGIC",
     "ContainerError",
     "HeaderFieldError",
@@ -57,7 +63,9 @@ __all__ = [
     "describe_file",
 ]
 
-FORMAT_VERSION = 1
+# The version this package writes (2: container_v2), and every version it reads.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MAGIC = b"\x89BBANS\r\n"
 # Bits of final rANS state each lane stores when the message is flushed (one uint64 head).
 FLUSH_BITS_PER_LANE = 64
@@ -482,7 +490,7 @@ def pack(header, payload):
     payload = bytes(payload)
     return b"".join((
         MAGIC,
-        _VERSION.pack(FORMAT_VERSION),
+        _VERSION.pack(1),
         _U32.pack(len(header_bytes)),
         header_bytes,
         _U32.pack(zlib.crc32(header_bytes)),
@@ -493,8 +501,36 @@ def pack(header, payload):
 
 
 # -- reading ----------------------------------------------------------------------------
+def file_version(blob):
+    """The format version of a ``.bbans`` file from its first bytes, after checking them.
+
+    Parameters
+    ----------
+    blob : bytes-like
+        The file, or at least its first ``len(MAGIC) + 2`` bytes.
+
+    Raises
+    ------
+    ContainerError
+        Not a bbans file (and what it looks like instead), truncated before the version,
+        version 0, or a version newer than :data:`FORMAT_VERSION` (named, with a request to
+        upgrade).
+    """
+    view = memoryview(bytes(blob[:len(MAGIC) + _VERSION.size]))
+    _check_magic(view)
+    version = _Reader(view).unpack(_VERSION, "format version")
+    if version > FORMAT_VERSION:
+        raise ContainerError(f"this file was written by format version {version}; this bbans_numba reads versions "
+                             f"{', '.join(map(str, READABLE_VERSIONS))}: upgrade bbans_numba")
+    if version < 1:
+        raise ContainerError(f"invalid format version {version} (versions start at 1): the file is corrupted")
+    return version
+
+
 def unpack(blob):
-    """Validate a ``.bbans`` file and return its header and payload.
+    """Validate a version-1 ``.bbans`` file and return its header and payload.
+
+    Version-2 files are read by :func:`bbans_numba.container_v2.read_header`.
 
     Parameters
     ----------
@@ -515,14 +551,12 @@ def unpack(blob):
         (CRC), or bytes trailing the payload.
     """
     view = memoryview(bytes(blob))
-    _check_magic(view)
+    version = file_version(view)
+    if version != 1:
+        raise ContainerError(f"this is a format version {version} file, not version 1 "
+                             "(read it with bbans_numba.decompress)")
     reader = _Reader(view)
-    version = reader.unpack(_VERSION, "format version")
-    if version > FORMAT_VERSION:
-        raise ContainerError(f"this file was written by format version {version}; "
-                             f"this bbans_numba reads up to {FORMAT_VERSION}: upgrade bbans_numba")
-    if version < 1:
-        raise ContainerError(f"invalid format version {version} (versions start at 1): the file is corrupted")
+    reader.offset += _VERSION.size
     header_len = reader.unpack(_U32, "header length")
     header_bytes = reader.take(header_len, "header")
     header_crc = reader.unpack(_U32, "header checksum")
@@ -615,10 +649,16 @@ def pixel_checksums(images, chunk_images):
 
 
 def describe_file(blob):
-    """:meth:`Header.describe` of a whole file's bytes (validated by :func:`unpack` first).
+    """What ``bbans info`` shows about a whole file's bytes (validated first), as a dict.
 
-    The sizes are those read from the file, so they are right even for a header written in a
-    non-canonical form.
+    :meth:`Header.describe` for version 1 (plus ``format_version``),
+    :meth:`bbans_numba.container_v2.ChunkedHeader.describe` for version 2.  The sizes are
+    those read from the file, so they are right even for a header written in a non-canonical form.
     """
+    if file_version(blob) == 2:
+        from . import container_v2
+
+        header, header_bytes = container_v2.read_header(blob)
+        return header.describe(len(blob), header_bytes)
     header, payload = unpack(blob)
-    return header.describe(len(blob), len(payload))
+    return {"format_version": 1, **header.describe(len(blob), len(payload))}

@@ -8,9 +8,10 @@ on its own input row, through the same floating-point operations in the same ord
 
 - :func:`dense` accumulates in float32 ``out[r, j] = b[j]; out[r, j] += x[r, k] * W[k, j]``
   for k ascending (k with ``x[r, k] == 0`` skipped, which depends only on that row). Rows
-  are grouped into blocks of :data:`ROW_BLOCK` to reuse each weight row from cache;
-  ``prange`` runs over blocks, never splits a row's sum, and the loop over j vectorizes
-  without any reassociation (each lane is a separate output element);
+  are grouped into blocks of :data:`ROW_BLOCK` to reuse each weight row from cache, a
+  row's sum is never split, and the loop over j vectorizes without any reassociation
+  (each lane is a separate output element). Kernels run sequentially and release the
+  GIL: chunks of images are what runs in parallel (threads, :mod:`bbans_numba.chunks`);
 - kernels are compiled without ``fastmath``, so LLVM may neither reassociate nor contract
   a multiply and an add into an FMA;
 - activations and heads are elementwise and call :mod:`bbans_numba.portable` (IEEE-754
@@ -44,15 +45,17 @@ __all__ = ["dense", "relu", "elu", "clipped_softplus", "ACTIVATIONS", "ROW_BLOCK
 ROW_BLOCK = 8
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True)
 def dense(x, kernel, bias):
     """``x @ kernel + bias`` for float32 (B, K) ``x``, row by row (see the module docstring)."""
     rows, outputs = x.shape[0], kernel.shape[1]
     out = np.empty((rows, outputs), dtype=np.float32)
-    for block in numba.prange((rows + ROW_BLOCK - 1) // ROW_BLOCK):
+    for block in range((rows + ROW_BLOCK - 1) // ROW_BLOCK):
         first, stop = block * ROW_BLOCK, min(block * ROW_BLOCK + ROW_BLOCK, rows)
         for r in range(first, stop):
-            out[r, :] = bias
+            row = out[r]
+            for j in range(outputs):  # an explicit loop: a slice assignment pulls llvm.log10 into the kernel
+                row[j] = bias[j]
         for k in range(kernel.shape[0]):
             weights = kernel[k]
             for r in range(first, stop):
@@ -64,23 +67,23 @@ def dense(x, kernel, bias):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True)
 def relu(h):
     """``h = max(h, 0)`` in place, for float32 (B, N) ``h``."""
-    for r in numba.prange(h.shape[0]):
+    for r in range(h.shape[0]):
         row = h[r]
         for j in range(h.shape[1]):
             row[j] = max(row[j], np.float32(0))
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True)
 def elu(h):
     """``h = h if h >= 0 else expm1(h)`` in place, for float32 (B, N) ``h``.
 
     ``expm1`` is :func:`bbans_numba.portable.expm1` in float64, rounded once to float32
     (training: ``training.portable_ops.elu``, the same formula in float32).
     """
-    for r in numba.prange(h.shape[0]):
+    for r in range(h.shape[0]):
         row = h[r]
         for j in range(h.shape[1]):
             value = row[j]
@@ -93,7 +96,7 @@ def elu(h):
 ACTIVATIONS = {"relu": relu, "elu": elu}
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True, nogil=True)
 def clipped_softplus(raw, low, high):
     """``clip(softplus(raw), low, high)`` in float64, elementwise, for (B, N) float32 ``raw``.
 
@@ -102,7 +105,7 @@ def clipped_softplus(raw, low, high):
     Keras (``training.portable_ops.softplus``).
     """
     out = np.empty(raw.shape, dtype=np.float64)
-    for r in numba.prange(raw.shape[0]):
+    for r in range(raw.shape[0]):
         for j in range(raw.shape[1]):
             x = np.float64(raw[r, j])
             out[r, j] = min(max(portable.softplus(x), low), high)

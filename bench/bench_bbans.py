@@ -78,7 +78,8 @@ CATEGORIES = [
     ("networks", ("bbans_numba/model.py",)),
     ("tables (quantization)", ("bbans_numba/quantize.py",)),
     ("coder (rANS kernels, intervals, search)", ("bbans_numba/codecs.py", "bbans_numba/rans.py", "bbans_numba/families/")),
-    ("container, checksums, I/O", ("bbans_numba/container.py", "bbans_numba/datasets.py", "zlib")),
+    ("container, checksums, I/O", ("bbans_numba/container.py", "bbans_numba/container_v2.py", "bbans_numba/chunks.py",
+                                   "bbans_numba/datasets.py", "zlib")),
 ]
 
 
@@ -111,7 +112,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     import bbans_numba as bb
-    from bbans_numba import container
     from bbans_numba.bbans import DEFAULT_LANES
     from bench.bench_mnist import model_negative_elbo
 
@@ -130,12 +130,12 @@ def main(argv=None):
                                                                             args.repeats)
             ok = bool(np.array_equal(np.load(restored), images))
             blob = compressed.read_bytes()
-            header, payload = container.unpack(blob)
+            info = bb.bbans.file_info(blob)
             rows.append({
                 "name": f"bbans CLI, {lanes} lanes",
                 "bits_per_dim": 8 * len(blob) / images.size,
-                "initial_bits_per_dim": 32 * header.initial_words / images.size,
-                "flush_bits_per_dim": 64 * header.lanes / images.size,
+                "initial_bits_per_dim": info["initial_bits"] / images.size,
+                "flush_bits_per_dim": info["flush_bits"] / images.size,
                 "neg_elbo": neg_elbo,
                 "gap_percent": 100 * (8 * len(blob) / images.size / neg_elbo - 1),
                 "compress_images_per_s": len(images) / compress_s,

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import bbans_numba as bb
-from bbans_numba import container
-from bbans_numba.bbans import VAECodec, deal, file_info
+from bbans_numba import container, container_v2
+from bbans_numba.bbans import VAECodec, deal, file_info, ramp
 from bbans_numba.model import load_model, network_layer_names
 from bbans_numba.settings import CodingSettings
 
@@ -100,13 +101,15 @@ def test_empty_input_round_trips(random_model):
     assert bb.decompress(bb.compress(images, model=random_model), model=random_model).shape == (0, 28, 28)
 
 
-def test_info_reports_counts_and_initial_bits(mnist_images):
-    blob = bb.compress(mnist_images, lanes=4)
+def test_info_reports_counts_and_overheads(mnist_images):
+    blob = bb.compress(mnist_images, lanes=4, chunk_images=30)
     info = file_info(blob)
+    assert info["format_version"] == 2 and info["model"] == "mnist" and info["chunks"] == 2
     assert info["count"] == len(mnist_images)
-    assert info["lanes"] == 4
-    assert info["initial_bits"] >= 0
+    assert info["lanes"] == 4 and info["flush_bits"] == 64 * (4 + 4)
+    assert info["initial_bits"] == 0 and info["pad_words"] == 0  # version 2 never borrows
     assert info["bits_per_dim"] == pytest.approx(8 * len(blob) / mnist_images.size)
+    assert info["header_bytes"] + info["payload_bytes"] == len(blob)
 
 
 @pytest.mark.parametrize(
@@ -139,51 +142,65 @@ def test_bad_settings_are_rejected(kwargs, match):
         bb.compress(np.zeros((2, 28, 28), dtype=np.uint8), **kwargs)
 
 
-def test_different_model_is_refused_by_name(mnist_images, random_model):
+def test_different_model_is_refused_by_id(mnist_images, random_model):
     blob = bb.compress(mnist_images[:3])
-    with pytest.raises(container.ContainerError, match="fingerprint"):
+    with pytest.raises(container.ContainerError, match="model id .* but model 'random' has id"):
         bb.decompress(blob, model=random_model)
 
 
-def test_missing_model_is_named(mnist_images, random_model, tmp_path):
+def test_missing_model_is_named_by_id(mnist_images, random_model, tmp_path):
     blob = bb.compress(mnist_images[:3], model=random_model)
-    with pytest.raises(container.ContainerError, match="'random', which is not a shipped model.*model=..."):
+    wanted = random_model.fingerprint[:16]
+    with pytest.raises(container.ContainerError, match=f"model id {wanted}, which is not a shipped model.*model=..."):
         bb.decompress(blob)
     assert np.array_equal(bb.decompress(blob, model=random_model.path), mnist_images[:3])
 
 
-def with_header(blob, **changes):
-    """``blob`` with header fields replaced (CRCs recomputed): what a hostile writer can do."""
-    header, payload = container.unpack(blob)
-    return container.pack(dataclasses.replace(header, **changes), payload)
+def test_a_model_sharing_the_id_but_not_the_fingerprint_is_caught(mnist_images, monkeypatch):
+    """The file stores 8 bytes of the fingerprint; the pixel CRC, seeded with all 32, checks the rest."""
+    blob = bb.compress(mnist_images[:3])
+    model = bb.load_model("mnist")
+    model.fingerprint = model.fingerprint[:16] + "0" * 48  # same id, same weights, another fingerprint
+    with pytest.raises(container.ContainerError, match="differs beyond the 8 bytes of its id"):
+        bb.decompress(blob, model=model)
 
 
-@pytest.mark.parametrize("name", ["/etc/passwd", "../../x", "~/x", "mnist.npz", "./mnist", "absolute"])
-def test_a_model_name_from_a_file_is_never_opened_as_a_path(mnist_images, random_model, monkeypatch, name):
-    """Only shipped names are looked up; a user model must be passed explicitly."""
+def test_a_v2_file_names_no_path_only_a_model_id(mnist_images, random_model, monkeypatch):
+    """Version 2 stores no name at all: the decoder only loads shipped models, to compare their ids."""
     blob = bb.compress(mnist_images[:2], model=random_model)
-    name = str(random_model.path) if name == "absolute" else name  # a real model file with the right weights
     opened = []
-    monkeypatch.setattr(bb.bbans, "load_model", lambda *args: opened.append(args))
+    real_load = bb.chunks.load_model
+    monkeypatch.setattr(bb.chunks, "load_model", lambda name: opened.append(name) or real_load(name))
+    monkeypatch.setattr(bb.chunks, "_SHIPPED_MODELS", {})
     with pytest.raises(container.ContainerError, match="not a shipped model"):
-        bb.decompress(with_header(blob, model_name=name))
-    assert opened == []
+        bb.decompress(blob)
+    assert opened and set(opened) <= set(bb.model.available_models())
+
+
+def with_chunks(blob, **changes):
+    """A version-2 ``blob`` whose first chunk entry has fields replaced (header CRC recomputed)."""
+    header, header_bytes = container_v2.read_header(blob)
+    first = dataclasses.replace(header.chunks[0], **changes)
+    header = dataclasses.replace(header, chunks=(first, *header.chunks[1:]))
+    return header.to_bytes() + blob[header_bytes:]
 
 
 def test_header_claims_are_checked_against_the_payload(mnist_images):
     blob = bb.compress(mnist_images[:6], lanes=3)
-    initial_words = file_info(blob)["initial_bits"] // 32
-    with pytest.raises(container.ContainerError, match=f"header says {initial_words + 1} initial words, "
-                                                       f"the payload's message has {initial_words}"):
-        bb.decompress(with_header(blob, initial_words=initial_words + 1))
-    with pytest.raises(container.ContainerError, match="header says 2 lanes, the payload's message has 3"):
-        bb.decompress(with_header(blob, lanes=2))
+    assert np.array_equal(bb.decompress(with_chunks(blob)), mnist_images[:6])
+    with pytest.raises(container.ContainerError, match="chunk 0 is corrupted"):
+        payload_bytes = container_v2.read_header(blob)[0].chunks[0].payload_bytes
+        bb.decompress(with_chunks(blob, lanes=2, payload_bytes=payload_bytes))
+    with pytest.raises(container.ContainerError, match="chunk 0 is corrupted"):
+        bb.decompress(with_chunks(blob, count=5))
+    with pytest.raises(container.ContainerError, match="chunk 0 is corrupted"):
+        bb.decompress(with_chunks(blob, pad_words=1))
 
 
 def test_settings_defaults_are_resolved_once(mnist_images):
     """compress() and CodingSettings() agree on every default (the latent precision depends on the quantizer)."""
     for quantizer in ("exact", "histogram"):
-        stored = container.unpack(bb.compress(mnist_images[:2], quantizer=quantizer))[0].settings
+        stored = container_v2.read_header(bb.compress(mnist_images[:2], quantizer=quantizer))[0].settings
         assert CodingSettings.from_header(stored) == CodingSettings(quantizer=quantizer)
     assert CodingSettings(quantizer="exact").latent_precision_bits == 20
     assert CodingSettings(quantizer="exact", bucket_bits=14).latent_precision_bits == 24
@@ -217,6 +234,27 @@ def test_images_are_dealt_to_lanes_in_rounds():
     assert deal(0, 3) == []
     assert deal(7, 3) == [slice(0, 3), slice(3, 6), slice(6, 7)]
     assert deal(2, 64) == [slice(0, 2)]
+
+
+def test_a_chunk_ramps_up_from_one_image_to_its_lanes():
+    assert ramp(0, 4) == []
+    assert ramp(1, 1) == [slice(0, 1)]
+    assert [r.stop - r.start for r in ramp(40, 16)] == [1, 2, 4, 8, 16, 9]
+    assert [r.stop - r.start for r in ramp(5, 1)] == [1, 1, 1, 1, 1]
+
+
+def test_a_chunk_codes_from_nothing_and_returns_to_nothing(random_model, mnist_images):
+    """push_chunk never borrows from the underflow generator; pop_chunk leaves the fresh message."""
+    from bbans_numba.chunks import fresh_message
+
+    codec = VAECodec(random_model)
+    done = []
+    message = fresh_message(lanes=4, checksum=12345)
+    codec.push_chunk(message, mnist_images[:10], progress=lambda *args: done.append(args))
+    assert message.underflow_words == 0
+    assert done == [(1, 10), (3, 10), (7, 10), (10, 10)]
+    assert np.array_equal(codec.pop_chunk(message, 10), mnist_images[:10])
+    assert message == fresh_message(lanes=4, checksum=12345)
 
 
 def test_decode_in_another_process_with_one_thread(tmp_path, mnist_images):
@@ -266,16 +304,12 @@ def test_corrupted_files_raise_clear_errors(random_model, small_blob, data):
 @given(seed=st.integers(0, 2**32 - 1), words=st.integers(0, 3000))
 @settings(max_examples=10)
 def test_garbage_payload_with_valid_checksums_is_refused(random_model, small_blob, seed, words):
-    """A payload that passes the CRCs but is not what the encoder wrote still never decodes."""
+    """A payload that passes every header check but is not what the encoder wrote still never decodes."""
     _, blob = small_blob
-    header, payload = container.unpack(blob)
-    message = bb.Message.from_bytes(payload)
+    header, header_bytes = container_v2.read_header(blob)
+    (chunk,) = header.chunks
     rng = np.random.default_rng(seed)
-    garbage = bb.Message.from_bytes(
-        payload[:8]
-        + np.array([rng.integers(0, 1000), words], dtype="<u8").tobytes()
-        + (message.heads ^ rng.integers(0, 2**31, message.num_lanes, dtype=np.uint64)).astype("<u8").tobytes()
-        + rng.integers(0, 2**32, words, dtype=np.uint32).astype("<u4").tobytes()
-    )
-    with pytest.raises(container.ContainerError):
-        bb.decompress(container.pack(header, garbage.to_bytes()), model=random_model)
+    heads = rng.integers(2**31, 2**63, chunk.lanes, dtype=np.uint64).astype("<u8").tobytes()
+    garbage = heads + rng.integers(0, 2**32, words + chunk.count, dtype=np.uint32).astype("<u4").tobytes()
+    with pytest.raises(container.ContainerError, match="chunk 0"):
+        bb.decompress(blob[:header_bytes] + garbage, model=random_model)

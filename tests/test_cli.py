@@ -6,7 +6,6 @@ the shipped model on a few MNIST images.
 """
 
 import io
-import json
 import os
 import queue
 import struct
@@ -21,38 +20,62 @@ import pytest
 from PIL import Image
 
 import bbans_numba as bb
-from bbans_numba import cli, container
+from bbans_numba import cli, container, container_v2
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-FAKE_FINGERPRINT = "0" * 64
+FAKE_MODEL_ID = bytes(8)
 
 
-# -- a fake codec: raw pixels wrapped in a real container -------------------------------
+def read_fake(path):
+    """The version-2 header of the file at ``path``."""
+    return container_v2.read_header(Path(path).read_bytes())[0]
+
+
+# -- a fake codec: raw pixels wrapped in a real (version-2) container -------------------
 def fake_compress(images, model="mnist", lanes=None, quantizer="exact", bucket_bits=None, progress=None,
-                  file_names=None):
-    header = container.Header.for_images(
-        images, model_name=f"fake-{model}", model_fingerprint=FAKE_FINGERPRINT, lanes=min(lanes or 1, len(images)),
-        settings={"quantizer": quantizer, "bucket_bits": bucket_bits}, initial_words=3, chunk_images=4,
-        file_names=file_names,
-    )
+                  file_names=None, **_):
+    """One chunk whose payload is zero heads (one per lane), the raw pixels and zero padding to whole words."""
+    images = np.asarray(images)
+    pixels = images.tobytes()
+    lanes = min(lanes or 1, max(len(images), 1))
+    payload = bytes(8 * lanes) + pixels + bytes(-len(pixels) % 4)
+    chunks = (container_v2.Chunk(count=len(images), lanes=lanes, payload_bytes=len(payload), pad_words=0),) if len(
+        images) else ()
+    settings = dict(container_v2.DEFAULT_SETTINGS, quantizer=quantizer or "histogram", bucket_bits=bucket_bits or 8)
+    header = container_v2.ChunkedHeader(model_id=FAKE_MODEL_ID, image_shape=images.shape[1:], settings=settings,
+                                        chunks=chunks, file_names=file_names)
     if progress is not None:
         progress(len(images), len(images))
-    return container.pack(header, images.tobytes())
+    return header.to_bytes() + (payload if len(images) else b"")
 
 
-def fake_decompress(blob, model=None, progress=None):
-    header, payload = container.unpack(blob)
-    images = np.frombuffer(payload, dtype=np.uint8).reshape(header.count, *header.image_shape)
-    header.verify_pixels(images)
+def fake_compress_to(stream, images, **options):
+    return stream.write(fake_compress(images, **options))
+
+
+def fake_decompress(source, model=None, images=None, progress=None, **_):
+    blob = source if isinstance(source, bytes) else source.read()
+    bb.bbans.refuse_old_version(container.file_version(blob))
+    header, header_bytes = container_v2.read_header(blob)
+    size = header.count * int(np.prod(header.image_shape))
+    start = header_bytes + 8 * (header.chunks[0].lanes if header.chunks else 0)
+    decoded = np.frombuffer(blob[start:start + size], dtype=np.uint8).reshape(header.count, *header.image_shape)
     if progress is not None:
-        progress(len(images), len(images))
-    return images
+        progress(len(decoded), len(decoded))
+    return decoded[images or slice(None)]
+
+
+def fake_decompress_to_npy(source, stream, **options):
+    decoded = fake_decompress(source, **options)
+    cli.npy_writer(decoded)(stream)  # through stream.write, which raises a failed write's error
+    return decoded.shape
 
 
 @pytest.fixture
 def fake_codec(monkeypatch):
-    monkeypatch.setattr(bb, "compress", fake_compress, raising=False)
-    monkeypatch.setattr(bb, "decompress", fake_decompress, raising=False)
+    for name, fake in (("compress", fake_compress), ("compress_to", fake_compress_to),
+                       ("decompress", fake_decompress), ("decompress_to_npy", fake_decompress_to_npy)):
+        monkeypatch.setattr(bb, name, fake, raising=False)
 
 
 @pytest.fixture
@@ -99,10 +122,12 @@ def run_subprocess(*args, stdout=subprocess.PIPE):
 # -- help, version, usage errors --------------------------------------------------------
 @pytest.mark.parametrize(("command", "options"), [
     ([], ["compress", "decompress", "info", "format", "demo", "--version", "bbans: error:", "'bbans format'"]),
-    (["compress"], ["INPUT", "OUTPUT", "--model", "--lanes", "--quantizer", "--bucket-bits", "--force",
-                    "--no-file-names", "--quiet", "--debug", "mnist:sample", ".npy", ".png file"]),
-    (["decompress"], ["INPUT", "OUTPUT", "--model", "--force", "--numbered-names", "--quiet", "--debug", ".npy",
-                      "000000.png", "one image", "delete the .png files"]),
+    (["compress"], ["INPUT", "OUTPUT", "--model", "--lanes", "--quantizer", "--bucket-bits", "--chunk-images",
+                    "--workers", "--scheduler", "--force", "--no-file-names", "--quiet", "--debug", "mnist:sample",
+                    ".npy", ".png file"]),
+    (["decompress"], ["INPUT", "OUTPUT", "--model", "--images", "--workers", "--scheduler", "--force",
+                      "--numbered-names", "--quiet", "--debug", ".npy", "000000.png", "one image",
+                      "delete the .png files"]),
     (["info"], ["FILE", "--debug", "bits/dim"]),
     (["demo"], ["--limit", "--lanes", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
 ])
@@ -115,11 +140,13 @@ def test_help_explains_every_option(capsys, command, options):
 
 
 def test_help_shows_the_real_defaults_in_one_vocabulary(capsys):
-    from bbans_numba.settings import DEFAULT_LANES, CodingSettings
+    from bbans_numba.settings import DEFAULT_CHUNK_IMAGES, DEFAULT_LANES, IMAGES_PER_LANE, CodingSettings
 
     _, out, _ = run_main(capsys, "compress", "--help")
     flat = " ".join(out.split())
-    assert f"(default: {DEFAULT_LANES};" in flat and "never more than the image count" in flat
+    assert f"(default: one per {IMAGES_PER_LANE} images, at most {DEFAULT_LANES};" in flat
+    assert "never more than a chunk's images" in flat
+    assert f"(default: {DEFAULT_CHUNK_IMAGES})" in flat and "(default: one per core, here" in flat
     assert f"(default: {CodingSettings().quantizer})" in flat
     assert f"(default: {CodingSettings().bucket_bits})" in flat
     assert "chain" not in flat  # the deprecated alias works but is not advertised
@@ -177,9 +204,9 @@ def test_not_a_bbans_file(capsys, tmp_path, fake_codec):
 
 
 @pytest.mark.parametrize(("damage", "expected"), [
-    (lambda blob: blob[:-7], "truncated file: the payload needs"),
-    (lambda blob: blob[:-10] + bytes([blob[-10] ^ 4]) + blob[-9:], "corrupted payload"),
-    (lambda blob: blob + b"junk", "4 unexpected bytes follow the end of the payload"),
+    (lambda blob: blob[:-7], "cannot hold 1 8-byte heads and whole 4-byte words"),
+    (lambda blob: blob[:12] + bytes([blob[12] ^ 4]) + blob[13:], "its CRC32 does not match"),
+    (lambda blob: blob[:19], "truncated file"),
 ])
 def test_corrupted_file(capsys, tmp_path, bbans_file, fake_codec, damage, expected):
     bbans_file.write_bytes(damage(bbans_file.read_bytes()))
@@ -199,9 +226,10 @@ def test_interrupt_exits_130(capsys, monkeypatch, npy_input, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bb, "compress", interrupted, raising=False)
+    monkeypatch.setattr(bb, "compress_to", interrupted, raising=False)
     status, _, err = run_main(capsys, "compress", npy_input, tmp_path / "out.bbans")
     assert status == 130 and err == "bbans: interrupted\n"
+    assert list(tmp_path.glob("out.bbans*")) == []  # no partial output
 
 
 def test_exit_codes_in_a_fresh_process(tmp_path):
@@ -220,8 +248,9 @@ def test_compress_writes_the_file_and_a_summary(capsys, npy_input, tmp_path, ima
     status, out, err = run_main(capsys, "compress", npy_input, output, "--lanes", 3, "--quantizer", "histogram",
                                 "--bucket-bits", 8)
     assert status == 0 and err == ""
-    header, _ = container.unpack(output.read_bytes())
-    assert header.lanes == 3 and header.settings == {"quantizer": "histogram", "bucket_bits": 8}
+    header = read_fake(output)
+    assert header.chunks[0].lanes == 3
+    assert (header.settings["quantizer"], header.settings["bucket_bits"]) == ("histogram", 8)
     size = output.stat().st_size
     assert out.startswith(f"compressed 10 images of 6x5 from {npy_input} to {output}: {size} bytes, "
                           f"{8 * size / images.size:.4f} bits/dim, ")
@@ -232,14 +261,15 @@ def test_chains_still_works_with_a_deprecation_note(capsys, npy_input, tmp_path,
     output = tmp_path / "out.bbans"
     status, _, err = run_main(capsys, "compress", npy_input, output, "--chains", 3, "--quiet")
     assert status == 0 and err == "bbans: note: --chains is deprecated; use --lanes\n"
-    assert container.unpack(output.read_bytes())[0].lanes == 3
+    assert read_fake(output).chunks[0].lanes == 3
 
 
 def test_more_lanes_than_images_is_said(capsys, npy_input, tmp_path, fake_codec):
     output = tmp_path / "out.bbans"
     status, _, err = run_main(capsys, "compress", npy_input, output, "--lanes", 100000, "--quiet")
     assert status == 0
-    assert err == "bbans: note: --lanes 100000 is more than the 10 images: coding with 10 lanes (one image per lane)\n"
+    assert err == ("bbans: note: --lanes 100000 is more than the 10 images of a chunk: coding with 10 lanes "
+                   "(one image per lane)\n")
     assert run_main(capsys, "compress", npy_input, output, "--lanes", 10, "--force")[2] == ""
 
 
@@ -348,7 +378,7 @@ def test_png_folder_names_are_stored_and_restored(capsys, tmp_path, images, fake
     names = [f"digit-{chr(ord('a') + i)}.png" for i in range(len(images))]
     save_pngs(tmp_path / "in", images, names)
     assert run_main(capsys, "compress", tmp_path / "in", tmp_path / "named.bbans")[0] == 0
-    assert container.unpack((tmp_path / "named.bbans").read_bytes())[0].file_names == tuple(names)
+    assert read_fake(tmp_path / "named.bbans").file_names == tuple(names)
     assert run_main(capsys, "decompress", tmp_path / "named.bbans", tmp_path / "out")[0] == 0
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == names
     np.testing.assert_array_equal(bb.load_images(tmp_path / "out"), images)
@@ -362,45 +392,43 @@ def test_file_names_are_stored_only_where_they_say_something(capsys, tmp_path, i
     runs = {"npy": [npy_input], "numbered": [tmp_path / "numbered"], "opt-out": [tmp_path / "named", "--no-file-names"]}
     for label, arguments in runs.items():
         assert run_main(capsys, "compress", arguments[0], tmp_path / f"{label}.bbans", *arguments[1:])[0] == 0
-        header, _ = container.unpack((tmp_path / f"{label}.bbans").read_bytes())
-        assert header.file_names is None, label
+        assert read_fake(tmp_path / f"{label}.bbans").file_names is None, label
 
 
 @pytest.mark.parametrize("names, problem", [
-    (["../evil.png"], "not a plain .png file name"),
-    (["C:evil.png"], "not a plain .png file name"),
-    (["evil.sh"], "not a plain .png file name"),
-    (["evil\x1b[2J.png"], "not a plain .png file name"),
-    ([7], "not a file name in Unicode"),
-    (["\ud800.png"], "not a file name in Unicode"),
-    (["a.png", "A.png"], "differ only in case"),
-    ("a.png", "must be a list of"),
+    ("../evil.png".encode(), "not a plain .png file name"),  # "/" separates names: ".." is one
+    ("C:evil.png".encode(), "not a plain .png file name"),
+    (b"evil.sh", "not a plain .png file name"),
+    ("evil\x1b[2J.png".encode(), "not a plain .png file name"),
+    (b"\xed\xa0\x80.png", "not valid UTF-8"),
+    (b"a.png/A.png", "differ only in case"),
 ])
 def test_unsafe_stored_names_are_refused(capsys, tmp_path, fake_codec, names, problem):
     """A file whose names could leave the folder is corrupted: refused before decoding, --numbered-names or not."""
-    images = np.zeros((len(names) if isinstance(names, list) else 1, 2, 2), dtype=np.uint8)
-    header, payload = container.unpack(fake_compress(images))
+    count = names.count(b"/") + 1
     source = tmp_path / "hostile.bbans"
-    source.write_bytes(raw_container(dict(header.to_json_object(), file_names=names), payload))
+    source.write_bytes(with_raw_names(fake_compress(np.zeros((count, 2, 2), dtype=np.uint8)), names))
     for options in [], ["--numbered-names"]:
         status, _, err = run_main(capsys, "decompress", source, tmp_path / "out", *options)
-        assert_one_line_error(status, err, "corrupted header: key 'file_names'", problem)
+        assert_one_line_error(status, err, "corrupted header: file_names", problem)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["hostile.bbans"]
 
 
-def raw_container(document, payload):
-    """A v1 file around the JSON ``document``, bypassing Header's validation, with correct CRC-32s."""
-    header_bytes = json.dumps(document).encode()
-    return b"".join((container.MAGIC, struct.pack("<HI", container.FORMAT_VERSION, len(header_bytes)), header_bytes,
-                     struct.pack("<I", zlib.crc32(header_bytes)), struct.pack("<Q", len(payload)), payload,
-                     struct.pack("<I", zlib.crc32(payload))))
+def with_raw_names(blob, names):
+    """The fake v2 file ``blob`` (2x2 images, no names) with the raw ``names`` bytes stored, CRC-32 recomputed."""
+    header, header_bytes = container_v2.read_header(blob)
+    settings_offset = 10 + container_v2.MODEL_ID_BYTES + 1 + len(header.image_shape)  # one-byte sizes
+    body = bytearray(blob[:header_bytes - 4])
+    body[settings_offset] |= 0x80
+    body += container_v2.varint(len(names)) + names
+    return bytes(body) + struct.pack("<I", zlib.crc32(body)) + blob[header_bytes:]
 
 
 def test_unsafe_input_names_are_not_stored(capsys, tmp_path, images, fake_codec):
     save_pngs(tmp_path / "in", images[:2], ["a.png", "b\n.png"])
     status, _, err = run_main(capsys, "compress", tmp_path / "in", tmp_path / "out.bbans", "--quiet")
     assert status == 0 and err.startswith("bbans: note: the PNG file names are not stored (the list holds")
-    assert container.unpack((tmp_path / "out.bbans").read_bytes())[0].file_names is None
+    assert read_fake(tmp_path / "out.bbans").file_names is None
 
 
 def test_a_single_png_file_as_input_keeps_its_name(capsys, tmp_path, images, fake_codec):
@@ -431,11 +459,11 @@ def test_info_prints_aligned_lines(capsys, bbans_file, images):
     assert len(value_column) == 1
     size = bbans_file.stat().st_size
     assert rows["images"].strip() == "10" and rows["image shape"].strip() == "6x5"
-    assert rows["model"].strip() == "fake-mnist" and rows["model fingerprint"].strip() == FAKE_FINGERPRINT
+    assert rows["model"].strip().startswith("not a shipped model") and rows["model id"].strip() == "00" * 8
     assert rows["bits/dim"].strip() == f"{8 * size / images.size:.4f}"
-    assert rows["initial bits"].strip() == "96" and rows["flush bits"].strip() == "64"
-    assert rows["payload bytes"].strip() == str(images.size)
-    assert rows["settings"].strip() == "bucket_bits=None, quantizer=exact"
+    assert rows["initial bits"].strip() == "0" and rows["flush bits"].strip() == "64"
+    assert rows["payload bytes"].strip() == str(8 + images.size)  # one head, then the pixels (whole words)
+    assert rows["settings"].strip().startswith("bucket_bits=8, first_latent_bits=4, ")
     assert rows["file names"].strip() == "none stored"
 
 
@@ -481,11 +509,11 @@ def test_progress_bar_is_throttled_but_always_shows_the_end():
 def test_the_codec_gets_a_progress_callback(capsys, monkeypatch, npy_input, tmp_path):
     calls = []
 
-    def recording_compress(images, progress=None, **kwargs):
+    def recording_compress_to(stream, images, progress=None, **kwargs):
         calls.append(progress)
-        return fake_compress(images, progress=progress, **kwargs)
+        return fake_compress_to(stream, images, progress=progress, **kwargs)
 
-    monkeypatch.setattr(bb, "compress", recording_compress, raising=False)
+    monkeypatch.setattr(bb, "compress_to", recording_compress_to, raising=False)
     assert run_main(capsys, "compress", npy_input, tmp_path / "out.bbans")[0] == 0
     assert isinstance(calls[0], cli.ProgressBar) and not calls[0].enabled  # stderr is not a terminal here
 
@@ -498,7 +526,7 @@ def test_demo_prints_a_table_beside_gzip_bz2_lzma(capsys, fake_codec):
     assert lines[0].endswith(": 30 images of 28x28")
     assert lines[1].split() == ["codec", "bits/dim", "compress", "img/s", "decompress", "img/s"]
     assert [line.split()[0] for line in lines[2:6]] == ["bbans", "gzip", "bz2", "lzma"]
-    assert lines[2].startswith("bbans (fake-mnist, 2 lanes)")
+    assert lines[2].startswith("bbans (None, 2 lanes)")  # the fake's model id names no shipped model
     assert lines[-1] == "lossless round trip: OK (every pixel checked)"
 
 
@@ -536,7 +564,9 @@ def test_real_codec_round_trip_in_process(capsys, mnist_npy, tmp_path):
     status, out, _ = run_main(capsys, "compress", mnist_npy, compressed, "--lanes", 2)
     assert status == 0 and "compressed 6 images of 28x28" in out
     status, out, _ = run_main(capsys, "info", compressed)
-    assert status == 0 and "lanes:             2" in out and "model:             mnist" in out
+    flat = " ".join(out.split())
+    assert status == 0 and "lanes: 2 (most in a chunk)" in flat and "model: mnist" in flat
+    assert "format version 2" in flat and "chunks: 1" in flat
     status, _, _ = run_main(capsys, "decompress", compressed, tmp_path / "pngs")
     assert status == 0
     np.testing.assert_array_equal(bb.load_images(tmp_path / "pngs"), np.load(mnist_npy))
@@ -559,7 +589,7 @@ def test_real_codec_refuses_a_corrupted_file(capsys, mnist_npy, tmp_path):
     blob[-20] ^= 0x10  # inside the payload, before its CRC
     compressed.write_bytes(bytes(blob))
     status, _, err = run_main(capsys, "decompress", compressed, tmp_path / "six.npy")
-    assert_one_line_error(status, err, "corrupted payload")
+    assert_one_line_error(status, err, "chunk 0 is corrupted")
 
 
 def test_real_codec_demo(capsys):

@@ -61,13 +61,13 @@ def test_a_missing_output_folder_is_refused_before_the_work(capsys, monkeypatch,
 
 def test_a_file_appearing_during_the_work_is_not_replaced(capsys, monkeypatch, bbans_file, tmp_path, fake_codec):
     output = tmp_path / "out.npy"
-    decompress = bb.decompress
+    decompress_to_npy = bb.decompress_to_npy  # a .npy is decoded straight into the (temporary) output file
 
-    def slow_decompress(*args, **kwargs):
+    def slow_decompress_to_npy(*args, **kwargs):
         output.write_bytes(b"another process's file")
-        return decompress(*args, **kwargs)
+        return decompress_to_npy(*args, **kwargs)
 
-    monkeypatch.setattr(bb, "decompress", slow_decompress)
+    monkeypatch.setattr(bb, "decompress_to_npy", slow_decompress_to_npy)
     status, _, err = run_main(capsys, "decompress", bbans_file, output)
     assert_one_line_error(status, err, "file exists")
     assert output.read_bytes() == b"another process's file"

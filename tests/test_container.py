@@ -1,4 +1,5 @@
-"""Tests of the .bbans container: the Header object, round trip, every refusal and its message, pixel checksums."""
+"""Tests of the version-1 .bbans container (still read, no longer written): the Header object, round trip,
+every refusal and its message, pixel checksums.  Version 2: tests/test_container_v2.py."""
 
 import dataclasses
 import json
@@ -28,7 +29,7 @@ def make_header(images, chunk_images=3, lanes=2, **overrides):
     return dataclasses.replace(header, **overrides) if overrides else header
 
 
-def raw_container(header_bytes, payload=PAYLOAD, version=container.FORMAT_VERSION):
+def raw_container(header_bytes, payload=PAYLOAD, version=1):
     """A file laid out by hand, bypassing pack()'s validation, with correct CRCs."""
     return b"".join((
         container.MAGIC, struct.pack("<HI", version, len(header_bytes)), header_bytes,
@@ -168,9 +169,15 @@ def test_wrong_magic_says_what_was_found(data, expected):
 
 
 def test_newer_version_asks_for_an_upgrade(blob):
-    newer = blob[:VERSION_AT] + struct.pack("<H", 2) + blob[VERSION_AT + 2:]
-    assert refusal(newer) == ("this file was written by format version 2; "
-                              "this bbans_numba reads up to 1: upgrade bbans_numba")
+    newer = blob[:VERSION_AT] + struct.pack("<H", 3) + blob[VERSION_AT + 2:]
+    assert refusal(newer) == ("this file was written by format version 3; "
+                              "this bbans_numba reads versions 1, 2: upgrade bbans_numba")
+    assert container.FORMAT_VERSION == 2 and container.READABLE_VERSIONS == (1, 2)
+
+
+def test_a_version_2_file_is_not_read_as_version_1(blob):
+    other = blob[:VERSION_AT] + struct.pack("<H", 2) + blob[VERSION_AT + 2:]
+    assert refusal(other).startswith("this is a format version 2 file, not version 1")
 
 
 def test_version_zero_is_invalid(blob):
@@ -328,6 +335,7 @@ def test_verify_pixels_refuses_a_wrong_shape_or_dtype(images, header):
 # -- describe ---------------------------------------------------------------------------
 def test_describe_numbers(blob):
     info = container.describe_file(blob)
+    assert info["format_version"] == 1
     assert info["count"] == 10 and info["image_shape"] == (4, 5) and info["dtype"] == "uint8"
     assert info["model"] == "mnist" and info["model_fingerprint"] == "ab" * 32
     assert info["lanes"] == 2 and info["settings"]["bucket_bits"] == 10

@@ -1,11 +1,11 @@
 """Pinned bytes: what the codec writes may not change without a format version bump.
 
 Round-trip tests cannot catch an "optimization" that changes every file ever written; these
-can.  Two kinds of pins:
+can.  Two kinds of pins (the version-1 files of 0.1.0 are refused, see ``tests/test_old_versions.py``):
 
-* reference ``.bbans`` files (``tests/reference/``, written by
-  ``tests/reference/make_reference_files.py``) for each shipped model x quantizer: each must
-  decode bit-exactly and re-encode to the identical bytes;
+* version-2 reference ``.bbans`` files (``tests/reference/v2-*``, written by
+  ``tests/reference/make_reference_files.py``) for each shipped model x quantizer x lanes,
+  and one of several chunks: each must decode bit-exactly and re-encode to the identical bytes;
 * sha256 digests of the rANS messages the codecs produce for fixed random symbols and
   parameters (``bench/bench_rans.py``'s regression cases: every codec and kernel path).
 """
@@ -22,18 +22,19 @@ import bbans_numba as bb
 REFERENCE = Path(__file__).resolve().parent / "reference"
 sys.path.insert(0, str(REFERENCE))
 sys.path.insert(0, str(REFERENCE.parent.parent))
-from make_reference_files import reference_cases, reference_images  # noqa: E402
+from make_reference_files import reference_images, v2_reference_cases  # noqa: E402
 
-# sha256 of each reference file: regenerating them must be a visible, deliberate edit here.
-REFERENCE_SHA256 = {
-    "mnist-exact-lanes6.bbans": "f2e5b95f3ae23f0e79669809bdfa5d9094ef335c6ae08f9b4769ff4288e60749",
-    "mnist-exact.bbans": "08f1053842b12441b850896880b3d7a7247f4f716a5d56fc491b6135a381261a",
-    "mnist-fast-exact-lanes6.bbans": "ca944d4145b312cf8e321cf3cf2b2fef3c6a9b0b06c3d88a7739bf7dfe0b2de2",
-    "mnist-fast-exact.bbans": "ab791e5c8957010e63389cf5c973cdfe095b48ad596cc83e2df1ff6d0ed3d312",
-    "mnist-fast-histogram-lanes6.bbans": "90ddad962b4495b5755f498afd706017b0bafec1e6eabbdd6a954b4cfd6f64ea",
-    "mnist-fast-histogram.bbans": "edd3a45ca9f6dfdfd073fdc78857111d97bbf23e5955424210417fcc2c8937f1",
-    "mnist-histogram-lanes6.bbans": "5fe590d0f23e73441560c796ac9d995089c30aecc9f385827ec1168bc086d52b",
-    "mnist-histogram.bbans": "b4b1e7456b1a4e3fccf6834b15c6bd1c0d6bd21590e35550cdb7433b9451b0b3",
+# sha256 of each version-2 reference file: regenerating them must be a visible, deliberate edit here.
+V2_REFERENCE_SHA256 = {
+    "v2-mnist-exact-lanes6.bbans": "a086c590a0925540c214ed9f8ed7865f22eb7eaf03da47c386d99dca6a630f40",
+    "v2-mnist-exact.bbans": "9d946db2a2da31a8149a7b646f7b350911e7db17179fe6b376133bcd9ff71a7c",
+    "v2-mnist-fast-exact-lanes6.bbans": "97ce2e5f172bf1e7517e75d9863acb17fbf67d1e92e9432873fbd074d1631e77",
+    "v2-mnist-fast-exact.bbans": "ae1a95633311868c33ed9fed8e330a7d27551e86f79d7c0f7cc1d17c7930848c",
+    "v2-mnist-fast-histogram-lanes6.bbans": "3e33d52b90e35f1882d1e58d488d292066a07ec76e72574ee34398f5e97f5459",
+    "v2-mnist-fast-histogram.bbans": "a07931f798c44fccfe5e25162a742b49af4e978b65d980576c0ce5852b896b9a",
+    "v2-mnist-histogram-chunks8.bbans": "3c195c1831956098a002d37b6c232d36100919d949ca05409b80635c2c64b4c5",
+    "v2-mnist-histogram-lanes6.bbans": "f6569bbc02b9c1c46ff372a38c1c34c9f862f9915cf00516438e3de3a943a1f0",
+    "v2-mnist-histogram.bbans": "d61b3dfd764dcde899424a10274ea23865e4dbf12c909c7060aeb6e1df7da7c3",
 }
 
 # sha256 of Message.to_bytes() after pushing each regression case of bench/bench_rans.py
@@ -50,19 +51,19 @@ CODER_SHA256 = {
     "fixed-1-lane": "5555c59b4cbe89839b246c40b40f54558d7181ae9515bf3689b2c606dbda5239",
 }
 
-CASES = reference_cases()
+V2_CASES = v2_reference_cases()
 
 
 def test_every_reference_file_is_pinned():
-    assert sorted(name for name, _ in CASES) == sorted(REFERENCE_SHA256)
-    for name in REFERENCE_SHA256:
+    assert sorted(name for name, _ in V2_CASES) == sorted(V2_REFERENCE_SHA256)
+    for name in V2_REFERENCE_SHA256:
         assert (REFERENCE / name).is_file(), name
 
 
-@pytest.mark.parametrize("name, kwargs", CASES, ids=[name for name, _ in CASES])
-def test_reference_file_decodes_and_reencodes_identically(name, kwargs):
+@pytest.mark.parametrize("name, kwargs", V2_CASES, ids=[name for name, _ in V2_CASES])
+def test_v2_reference_file_decodes_and_reencodes_identically(name, kwargs):
     blob = (REFERENCE / name).read_bytes()
-    assert hashlib.sha256(blob).hexdigest() == REFERENCE_SHA256[name]
+    assert hashlib.sha256(blob).hexdigest() == V2_REFERENCE_SHA256[name]
     images = reference_images()
     decoded = bb.decompress(blob)
     assert decoded.dtype == np.uint8 and np.array_equal(decoded, images)

@@ -9,7 +9,7 @@ to code with it:
 * parameters shared or per lane: :func:`beta_binomial_cdf` builds whole tables, coded by
   the categorical family (:func:`bbans_numba.families.categorical.table_model`);
 * one distribution per symbol ((lanes, steps) parameters): :class:`BetaBinomialRows`
-  builds no table.  A push computes each symbol's two starts (rows in parallel); a pop
+  builds no table.  A push computes each symbol's two starts (rows in blocks); a pop
   builds, step by step, the running sums of a block of lanes and searches them
   (:func:`~bbans_numba.families.cumulative.cumulative_quantile` on each lane's column).  The recurrence is
   shared by all 256 symbols of a row and vectorized across rows, which a per-symbol
@@ -26,7 +26,7 @@ here can be 0: alpha, beta >= 1e-6 and a total >= 1e-150).
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from ..rans import Intervals, Model, check_precision, peek, pop_step
 from .cumulative import cumulative_quantile, cumulative_start
@@ -102,15 +102,16 @@ def _window_starts(cumulative, count, first, first_symbols, precision_bits, out)
             out[first + r, j] = cumulative_start(row, first_symbols[first + r] + j, precision_bits)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _starts_kernel(alphas, betas, trials, precision_bits, first_symbols, out):
     """``out[row, j]`` (uint32): the start of symbol ``first_symbols[row] + j`` of row
-    ``row`` of the flat parameters; rows in parallel blocks."""
+    ``row`` of the flat parameters; rows in blocks, sequentially (chunks of images are what
+    runs in parallel, :mod:`bbans_numba.chunks`)."""
     num_rows = alphas.size
     num_blocks = (num_rows + _BLOCK_ROWS - 1) // _BLOCK_ROWS
     num_chunks = min(num_blocks, 64)  # scratch is allocated once per chunk, not per block
-    for chunk_index in prange(num_chunks):
-        chunk = np.int64(chunk_index)  # prange indices are unsigned; keep index math int64
+    for chunk_index in range(num_chunks):
+        chunk = np.int64(chunk_index)
         pmf = np.empty((trials + 3, _BLOCK_ROWS), dtype=np.float64)
         cumulative = np.empty((trials + 2, _BLOCK_ROWS), dtype=np.float64)
         for block in range(chunk * num_blocks // num_chunks, (chunk + 1) * num_blocks // num_chunks):
@@ -170,7 +171,7 @@ def beta_binomial_cdf(alpha, beta, trials, precision_bits):
 
     ``cdf[..., k]`` is the start of symbol ``k``; ``cdf[..., -1] == 2**precision_bits``.
     Every symbol gets frequency >= 1.  Parameters are clamped into
-    :data:`BETA_BINOMIAL_PARAM_RANGE`.  Rows are built in parallel.
+    :data:`BETA_BINOMIAL_PARAM_RANGE`.
 
     Examples
     --------
