@@ -239,7 +239,7 @@ def main(argv=None):
     machine = report.machine_info()
     print(f"machine: {machine}; load average {os.getloadavg()}")
     results = {}
-    with tempfile.TemporaryDirectory(dir=REPO_ROOT / "bench") as folder:
+    with tempfile.TemporaryDirectory(prefix="bench_sizes.") as folder:
         for part in parts:
             print(f"## {part}", flush=True)
             if part == "rates":
