@@ -313,7 +313,9 @@ def export_arrays(model):
     arrays = {"config": np.array(json.dumps(config, sort_keys=True))}
 
     def put(name, layer, kernel=True):
-        kernel_value, bias_value = layer.get_weights()
+        # convert_to_numpy of each variable's value: get_weights() goes through np.array(variable), which
+        # NumPy 2 warns about (__array__ without a copy keyword).
+        kernel_value, bias_value = (keras.ops.convert_to_numpy(v.value) for v in layer.weights)
         if kernel:
             arrays[f"{name}.kernel"] = np.ascontiguousarray(kernel_value, dtype=np.float32)
         arrays[f"{name}.bias"] = np.ascontiguousarray(bias_value, dtype=np.float32)
