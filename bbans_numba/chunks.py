@@ -44,7 +44,7 @@ from . import container_v2
 from .bbans import BorrowedBitsError, VAECodec
 from .container import ContainerError, file_names_problem
 from .container_v2 import Chunk, ChunkedHeader
-from .model import CodingModel, available_models, load_model
+from .model import available_models, load_model
 from .rans import HEAD_LOWER_BOUND, Message
 from .settings import CodingSettings, chunk_sizes, resolve_lanes
 
@@ -335,7 +335,7 @@ def codec_for(header, model=None):
     """
     if model is None:
         model = _shipped_model_with_id(header.model_id)
-    elif not isinstance(model, CodingModel):
+    elif isinstance(model, (str, os.PathLike)):  # a loaded model of any kind is used as given
         model = load_model(model)
     if model_id(model) != header.model_id:
         raise ContainerError(f"this file was compressed with model id {header.model_id.hex()}, but model "

@@ -657,7 +657,7 @@ class PixelVAEModel:
 
     def head_params(self, images, z):
         """Raw head outputs (B, D, 3K) float32 of every pixel, teacher forced (the compress path)."""
-        return self.likelihood_codec(z, MIN_PRECISION_BITS).intervals(np.asarray(images).reshape(len(images), -1),
+        return self.likelihood_codec(z, MIN_PRECISION_BITS).pixel_intervals(np.asarray(images).reshape(len(images), -1),
                                                                      record_raw=True)[2]
 
     def interval_starts(self, raw, precision_bits):
@@ -699,7 +699,12 @@ class AutoregressivePixelCodec:
         if message.num_lanes != self.num_lanes:
             raise ValueError(f"codec is for {self.num_lanes} lanes, the message has {message.num_lanes}")
 
-    def intervals(self, pixels, record_raw=False):
+    def intervals(self, message, pixels):
+        """The codec protocol's ``(starts, freqs)`` (lanes, D) of ``pixels`` on ``message``'s lanes."""
+        self._check_lanes(message)
+        return self.pixel_intervals(pixels)
+
+    def pixel_intervals(self, pixels, record_raw=False):
         """``(starts, freqs)`` int64 (lanes, D) of the pixels' intervals, and with
         ``record_raw`` the raw head outputs (lanes, D, 3K) too."""
         model = self.model
@@ -719,7 +724,7 @@ class AutoregressivePixelCodec:
     def push(self, message, pixels):
         """Push ``pixels`` (lanes, D): pixel D-1 first, lanes 0..L-1 within each."""
         self._check_lanes(message)
-        starts, freqs = self.intervals(pixels)
+        starts, freqs = self.pixel_intervals(pixels)
         _push_kernel(*message.kernel_arrays(reserve_words=starts.size), self.precision_bits, starts, freqs)
 
     def pop(self, message, num_steps=None, record=None):

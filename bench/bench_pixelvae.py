@@ -84,7 +84,7 @@ def breakdown(model, images, precision_bits):
     def partial(level):
         return lambda: _network_and_head(level, lanes, lane_pixels, features, *model._network, precision_bits)
 
-    starts, freqs = codec.intervals(pixels)
+    starts, freqs = codec.pixel_intervals(pixels)
 
     def push():
         message = bb.Message(num_lanes=lanes)
@@ -114,7 +114,7 @@ def negative_elbo(model, images, precision_bits, batch=256):
         part = images[first:first + batch]
         mean, std = model.encode(part)
         z = mean + std * noise[first:first + batch]
-        _, freqs = model.likelihood_codec(z, precision_bits).intervals(part.reshape(len(part), -1))
+        _, freqs = model.likelihood_codec(z, precision_bits).pixel_intervals(part.reshape(len(part), -1))
         nll.append(-np.log2(freqs / 2.0 ** precision_bits).sum(axis=1))
         kl.append(0.5 * np.sum(mean ** 2 + std ** 2 - 1 - 2 * np.log(std), axis=1) / np.log(2))
     nll, kl = np.concatenate(nll), np.concatenate(kl)

@@ -80,7 +80,7 @@ def test_decoder_sees_the_encoders_parameters_bit_for_bit(model, name):
     z, _ = model.encode(images)
     codec = model.likelihood_codec(z, PRECISION)
     pushed_raw = model.head_params(images, z)
-    starts, freqs = codec.intervals(pixels)
+    starts, freqs = codec.pixel_intervals(pixels)
     message = bb.Message(num_lanes=len(images))
     codec.push(message, pixels)
     record = {}
@@ -136,7 +136,7 @@ def test_quantized_pmf_follows_reference_pmf(keras_model_path, model):
     bound = 2.0 + probs * 256 + probs * 2.0 ** PRECISION * 1e-9
     assert np.all(np.abs(freqs - probs * 2.0 ** PRECISION) <= bound)
     pixels = images.reshape(len(images), -1)
-    pushed_starts, pushed_freqs = model.likelihood_codec(z, PRECISION).intervals(pixels)
+    pushed_starts, pushed_freqs = model.likelihood_codec(z, PRECISION).pixel_intervals(pixels)
     assert np.array_equal(pushed_starts, np.take_along_axis(starts, pixels[..., None].astype(int), -1)[..., 0])
     assert np.array_equal(pushed_freqs, np.take_along_axis(freqs, pixels[..., None].astype(int), -1)[..., 0])
 
