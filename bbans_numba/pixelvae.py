@@ -38,7 +38,7 @@ over the inputs in ascending order, the same for every lane (inputs that are +0 
 lane are skipped, which changes no bit: :func:`_pixel_network`); nothing is compiled with
 ``fastmath``, so LLVM neither reassociates nor fuses a multiply and an add.  So the lane
 count, the batch size and the other lanes cannot change a bit (tests check it directly).
-The per-image dense layers (:func:`dense`) have the same property.
+The per-image dense layers (:func:`bbans_numba.nn.dense`, then :func:`bbans_numba.nn.relu`) have the same property.
 
 Order on the message
 --------------------
@@ -70,10 +70,9 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from . import portable
+from . import nn, portable
 from . import quantize as q
 from .model import fingerprint_arrays
-from .nn import ROW_BLOCK
 from .rans import STATUS_ZERO_FREQUENCY, check_precision, pop_step, push_step, raise_for_status
 
 __all__ = ["PixelVAEModel", "AutoregressivePixelCodec", "load_pixelvae", "random_arrays", "FORMAT"]
@@ -406,39 +405,6 @@ def _starts_kernel(raw, log_scale_min, log_scale_max, precision_bits, starts):
 
 
 @njit(cache=True, nogil=True)
-def dense(x, kernel, bias, relu):
-    """``relu?(x @ kernel + bias)`` (float32) row by row, sequentially.
-
-    Each output is ``bias[j]``, then ``+= x[r, k] * kernel[k, j]`` for k ascending with
-    ``x[r, k] != 0``: the order of :func:`bbans_numba.nn.dense` (whose ``prange``
-    measured ~100x slower on this busy 2-core machine for a round's 64 rows, so not reused).
-    Rows go in blocks of ``ROW_BLOCK`` to reuse each kernel row from cache.
-    """
-    rows, outputs = x.shape[0], kernel.shape[1]
-    out = np.empty((rows, outputs), dtype=np.float32)
-    for first in range(0, rows, ROW_BLOCK):
-        stop = min(first + ROW_BLOCK, rows)
-        for r in range(first, stop):
-            row = out[r]
-            for j in range(outputs):  # (a slice assignment would bring in libm's log10)
-                row[j] = bias[j]
-        for k in range(kernel.shape[0]):
-            weights = kernel[k]
-            for r in range(first, stop):
-                xk = x[r, k]
-                if xk != 0:
-                    row = out[r]
-                    for j in range(outputs):
-                        row[j] += xk * weights[j]
-        if relu:
-            for r in range(first, stop):
-                row = out[r]
-                for j in range(outputs):
-                    row[j] = max(row[j], np.float32(0))
-    return out
-
-
-@njit(cache=True, nogil=True)
 def _clipped_softplus(raw, low, high):
     """``clip(softplus(raw), low, high)`` (float64, :func:`bbans_numba.portable.softplus`)."""
     out = np.empty(raw.shape, dtype=np.float64)
@@ -609,9 +575,10 @@ class PixelVAEModel:
     @staticmethod
     def _mlp(x, layers):
         for kernel, bias in layers[:-1]:
-            x = dense(x, kernel, bias, True)
+            x = nn.dense(x, kernel, bias)
+            nn.relu(x)
         kernel, bias = layers[-1]
-        return dense(x, kernel, bias, False)
+        return nn.dense(x, kernel, bias)
 
     def encode(self, images):
         """Posterior q(z|x): ``(mean, std)``, float64 (B, latent_dim), for uint8 images (B, H, W)."""
