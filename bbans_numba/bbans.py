@@ -72,7 +72,7 @@ import warnings
 
 import numpy as np
 
-from . import codecs, container
+from . import codecs, container, portable
 from . import quantize as q
 from .model import available_models, load_model
 from .rans import Message
@@ -80,6 +80,8 @@ from .settings import DEFAULT_CHUNK_IMAGES, DEFAULT_LANES, CodingSettings
 
 __all__ = ["compress", "compress_to", "decompress", "decompress_to_npy", "file_info", "make_codec", "VAECodec",
            "CodingSettings", "DEFAULT_LANES", "DEFAULT_CHUNK_IMAGES", "BorrowedBitsError", "deal", "ramp"]
+
+_LN2 = 0.6931471805599453  # log(2), rounded to float64
 
 # Rounds whose posteriors the encoder computes in one network call (bounds memory).
 _POSTERIOR_ROUNDS_PER_CALL = 16
@@ -163,7 +165,10 @@ class VAECodec:
         codec = self.likelihood(self._first_buckets(super_buckets))
         pixels = np.broadcast_to(image.reshape(1, -1).astype(np.int64), (len(super_buckets), image.size))
         _, freqs = codec.intervals(Message(num_lanes=len(super_buckets)), pixels)
-        return np.sum(self.settings.pixel_precision_bits - np.log2(freqs.astype(np.float64)), axis=1)
+        # Portable log (not libm's): the encoder's choice, hence the bytes, is the same on every machine,
+        # so compress_dask on other machines still gives bb.compress's bytes.
+        log2_freqs = portable.elementwise("log", freqs) / _LN2
+        return np.sum(self.settings.pixel_precision_bits - log2_freqs, axis=1)
 
     def _refine_first_latent(self, image, choice, passes):
         """Move dimensions of ``choice`` to neighbouring super-buckets while the pixels get cheaper.
