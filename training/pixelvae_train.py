@@ -29,8 +29,8 @@ from bbans_numba.datasets import load_images
 from training.pixelvae import build_pixelvae, export_npz, negative_elbo
 
 # The default recipe (architecture; see notes/armodel.md for the measurements behind it).
-DEFAULT_ARCHITECTURE = dict(latent_dim=16, features=4, encoder_hidden=[256], decoder_hidden=[256],
-                            rows_above=3, half_width=3, left=3, pixel_hidden=[64], head="logistic",
+DEFAULT_ARCHITECTURE = dict(latent_dim=16, features=8, encoder_hidden=[256], decoder_hidden=[256],
+                            rows_above=3, half_width=3, left=3, pixel_hidden=[48, 48], head="logistic",
                             components=5)
 
 
