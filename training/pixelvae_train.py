@@ -96,6 +96,8 @@ def parse_args(argv):
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--test", default=None, help="image spec to report the best model's -ELBO on")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", default=None,
+                        help="a best.keras checkpoint to continue training from (its architecture wins over --set)")
     return parser.parse_args(argv)
 
 
@@ -114,7 +116,11 @@ def main(argv=None):
 
     architecture = dict(DEFAULT_ARCHITECTURE, **json.loads(args.set), image_shape=list(images.shape[1:]),
                         seed=args.seed)
-    model = build_pixelvae(**architecture)
+    if args.resume:
+        model = keras.saving.load_model(args.resume, compile=False)
+        architecture = dict(model.architecture(), seed=args.seed)
+    else:
+        model = build_pixelvae(**architecture)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     per_image, per_pixel = model.multiply_adds()
     print(f"PixelVAE {json.dumps(architecture)}: {model.count_params():,} parameters, {per_pixel:,} "
