@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from training import pixelvae_reference as ref
-from training.pixelvae import build_pixelvae, export_arrays, export_npz, load_npz
+from training.pixelvae import compiled_elbo_terms, build_pixelvae, export_arrays, export_npz, load_npz
 
 SHAPE = (5, 6)
 TINY = dict(image_shape=SHAPE, latent_dim=3, features=2, encoder_hidden=(8,), decoder_hidden=(7,),
@@ -40,7 +40,7 @@ def test_keras_loss_equals_numpy_reference(overrides):
     config, arrays = ref_config(model)
     x = images(4)
     noise = np.random.default_rng(2).standard_normal((4, model.latent_dim)).astype(np.float32)
-    keras_terms = np.asarray(model.elbo_terms(x.reshape(4, -1), noise))
+    keras_terms = np.asarray(compiled_elbo_terms(model)(x.reshape(4, -1), noise))
     nll, kl = ref.negative_elbo_bits(config, arrays, x, noise)
     np.testing.assert_allclose(keras_terms[:, 0], nll, rtol=1e-4)
     np.testing.assert_allclose(keras_terms[:, 1], kl, rtol=1e-4, atol=1e-4)
@@ -90,3 +90,16 @@ def test_export_round_trip(tmp_path):
     assert config["offsets"][0] == [-2, -1] and config["head"] == "logistic"
     assert all(a.dtype == np.float32 for a in arrays.values())
     np.testing.assert_array_equal(arrays["pixel.output.kernel"], model.pixel_out.get_weights()[0])
+
+
+def test_train_command_keeps_best_checkpoint_and_export(tmp_path):
+    from training import pixelvae_train
+
+    arch = json.dumps(dict(latent_dim=2, features=2, encoder_hidden=[8], decoder_hidden=[8],
+                           rows_above=1, half_width=1, left=1, pixel_hidden=[8], components=2))
+    pixelvae_train.main(["--data", "mnist:sample", "--out", str(tmp_path), "--limit", "40", "--max-epochs", "2",
+                         "--time-budget", "5", "--set", arch, "--test", "mnist:sample"])
+    result = json.loads((tmp_path / "result.json").read_text())
+    config, arrays = load_npz(tmp_path / "best.npz")
+    assert config["pixel_hidden"] == [8] and arrays["pixel.hidden0.kernel"].shape == (4 + 2, 8)
+    assert result["validation_images"] == 2 and 0 < result["test_bits_per_dim"] < 9

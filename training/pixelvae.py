@@ -273,14 +273,14 @@ def negative_elbo(model, images, batch_size=500, seed=0):
     flat = np.asarray(images).reshape(len(images), -1)
     rng = np.random.default_rng(seed)
     noise = rng.standard_normal((len(flat), model.latent_dim)).astype(np.float32)
-    terms = _jitted_elbo_terms(model)
+    terms = compiled_elbo_terms(model)
     out = [np.asarray(terms(flat[i:i + batch_size], noise[i:i + batch_size]))
            for i in range(0, len(flat), batch_size)]
     result = np.concatenate(out)
     return result[:, 0], result[:, 1]
 
 
-def _jitted_elbo_terms(model):
+def compiled_elbo_terms(model):
     """elbo_terms as one compiled function of (x, noise) for the JAX backend."""
     if keras.backend.backend() != "jax":
         return lambda x, noise: model.elbo_terms(x, noise)

@@ -29,8 +29,8 @@ from bbans_numba.datasets import load_images
 from training.pixelvae import build_pixelvae, export_npz, negative_elbo
 
 # The default recipe (architecture; see notes/armodel.md for the measurements behind it).
-DEFAULT_ARCHITECTURE = dict(latent_dim=16, features=4, encoder_hidden=[256], decoder_hidden=[256],
-                            rows_above=3, half_width=3, left=3, pixel_hidden=[64], head="logistic",
+DEFAULT_ARCHITECTURE = dict(latent_dim=16, features=8, encoder_hidden=[256], decoder_hidden=[256],
+                            rows_above=3, half_width=3, left=3, pixel_hidden=[48, 48], head="logistic",
                             components=5)
 
 
@@ -96,6 +96,8 @@ def parse_args(argv):
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--test", default=None, help="image spec to report the best model's -ELBO on")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--resume", default=None,
+                        help="a best.keras checkpoint to continue training from (its architecture wins over --set)")
     return parser.parse_args(argv)
 
 
@@ -114,7 +116,11 @@ def main(argv=None):
 
     architecture = dict(DEFAULT_ARCHITECTURE, **json.loads(args.set), image_shape=list(images.shape[1:]),
                         seed=args.seed)
-    model = build_pixelvae(**architecture)
+    if args.resume:
+        model = keras.saving.load_model(args.resume, compile=False)
+        architecture = dict(model.architecture(), seed=args.seed)
+    else:
+        model = build_pixelvae(**architecture)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     per_image, per_pixel = model.multiply_adds()
     print(f"PixelVAE {json.dumps(architecture)}: {model.count_params():,} parameters, {per_pixel:,} "
