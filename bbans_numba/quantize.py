@@ -56,15 +56,16 @@ __all__ = [
 # ``exact - whole``, ties to the lower symbol (the order of a stable sort of the
 # remainders, descending; ``leftover // nonzero`` more to every possible symbol in the
 # rare case it exceeds them).  The remainder of rank ``r`` is found without sorting the
-# row: a search over remainder values, each probe a count of the remainders above it (a
-# vectorized pass), narrows it to a few candidates, which are then ordered exactly.
+# row: counts at 1/4, 1/2 and 3/4 (taken while the remainders are computed) and then a
+# search over remainder values, each probe a count of the remainders above it (a
+# vectorized pass), narrow it to a few values, which are stepped through from the top.
 #
 # Cost per row (the per-step softmax tables of an autoregressive model quantize 784 rows
 # per call): the masses of ``_GROUP`` rows are summed side by side (the sum must follow
 # symbol order, so each row is one chain of dependent additions; several rows keep the
 # adder busy), each row's other passes are branch-free loops the compiler vectorizes, and
 # all scratch is allocated once per call.
-_FEW = 8  # the value search stops at this many candidates and steps through them
+_FEW = 2  # the value search stops at this many candidates and steps through them
 _GROUP = 8  # rows whose masses are summed side by side (independent add chains)
 # Problems a row can have (the kernel returns the first, with its row).
 _FINE, _NOT_FINITE, _NEGATIVE, _NO_MASS, _TOO_MANY, _UNBALANCED = range(6)
@@ -139,18 +140,19 @@ def _smallest_key_at_least(keys, low_key):
 
 
 @njit(cache=True, nogil=True)
-def _rank_threshold(remainders, keys, possible, rank, value_of):
-    """``(value, last)``: the remainder of rank ``rank`` (1-based, below ``possible``,
-    the number of remainders >= 0) in the order (remainder descending, symbol
-    ascending), and the last symbol holding that value which still ranks within
-    ``rank``.  ``keys``: the remainders' bits as int64 (non-negative floats order as
-    their bits, the -1.0 of impossible symbols below them all); ``value_of``: scratch
-    float64[1] whose int64 view turns a key into its value.  Every pass over the row is
-    a branch-free count, minimum or maximum (floating-point extrema do not vectorize
-    without fastmath, integer ones do)."""
+def _rank_threshold(remainders, keys, rank, low, high, at_low, at_high, value_of):
+    """``(value, last)``: the remainder of rank ``rank`` (1-based) in the order
+    (remainder descending, symbol ascending), and the last symbol holding that value
+    which still ranks within ``rank``, given a bracket: ``at_low >= rank > at_high``
+    remainders lie at or above ``low < high`` (0 <= low, high <= 1).
+
+    ``keys``: the remainders' bits as int64 (non-negative floats order as their bits,
+    the -1.0 of impossible symbols below them all); ``value_of``: scratch float64[1]
+    whose int64 view turns a key into its value.  Every pass over the row is a
+    branch-free count, minimum or maximum (floating-point extrema do not vectorize
+    without fastmath, integer ones do).
+    """
     key_of = value_of.view(np.int64)
-    low, high = 0.0, 1.0  # remainders lie in [0, 1); negative ones mark impossible symbols
-    at_low, at_high = possible, 0  # at_low >= rank > at_high remainders lie at or above them
     while at_low - at_high > _FEW:
         # interpolate where the rank falls between the bounds, kept off both ends
         part = min(max((at_low - rank + 0.5) / (at_low - at_high), 0.0625), 0.9375)
@@ -199,6 +201,7 @@ def _quantize_row(probs, row, mass, total, wholes, remainders, value_of, cdf):
     row's problem (``_FINE`` if none).  ``wholes``, ``remainders``: scratch of one slot
     per symbol; ``value_of``: scratch float64[1]."""
     num_symbols = probs.shape[1]
+    keys = remainders.view(np.int64)
     nonzero, negative = 0, False
     for k in range(num_symbols):  # NaN or inf makes the sum non-finite
         nonzero += probs[row, k] > 0.0
@@ -213,18 +216,32 @@ def _quantize_row(probs, row, mass, total, wholes, remainders, value_of, cdf):
         return _TOO_MANY
     share = total - nonzero
     whole_sum = 0
+    at_quarter = at_half = at_three_quarters = 0  # remainders at or above 1/4, 1/2, 3/4
     for k in range(num_symbols):
         weight = np.float64(probs[row, k])
         exact = weight / mass * share
         whole = min(np.int64(math.floor(exact)), share)
-        wholes[k] = whole
-        remainders[k] = exact - whole if weight > 0.0 else -1.0
+        remainder = exact - whole if weight > 0.0 else -1.0  # in [0, 1) if possible
+        wholes[k], remainders[k] = whole, remainder
         whole_sum += whole
+        at_quarter += remainder >= 0.25
+        at_half += remainder >= 0.5
+        at_three_quarters += remainder >= 0.75
     leftover = share - whole_sum
     each, rank = (leftover // nonzero, leftover % nonzero) if leftover > 0 else (0, 0)
     # symbols up to (last_remainder, last_symbol) in that order get one unit more
-    keys = remainders.view(np.int64)
-    last_remainder, last_symbol = _rank_threshold(remainders, keys, nonzero, rank, value_of) if rank else (2.0, -1)
+    last_remainder, last_symbol = 2.0, -1
+    if rank:  # the quarter of [0, 1) that holds the remainder of rank ``rank``
+        low, at_low, high, at_high = 0.0, nonzero, 0.25, at_quarter
+        if at_quarter >= rank:
+            low, at_low, high, at_high = 0.25, at_quarter, 0.5, at_half
+        if at_half >= rank:
+            low, at_low, high, at_high = 0.5, at_half, 0.75, at_three_quarters
+        if at_three_quarters >= rank:
+            low, at_low, high, at_high = 0.75, at_three_quarters, 1.0, 0
+        last_remainder, last_symbol = _rank_threshold(
+            remainders, keys, rank, low, high, np.int64(at_low), np.int64(at_high), value_of
+        )  # fmt: skip (int64 counts: one compiled version, not one per literal)
     for k in range(num_symbols):  # frequencies, without data-dependent branches
         remainder = remainders[k]
         bonus = np.int64(remainder > last_remainder) + np.int64(remainder == last_remainder) * (k <= last_symbol)
@@ -281,6 +298,8 @@ def quantized_cdf(probs, precision_bits):
     if probs.ndim < 1 or probs.shape[-1] < 1:
         raise ValueError(f"probs must have shape (..., K) with K >= 1, got {probs.shape}")
     rows = np.ascontiguousarray(probs.reshape(-1, probs.shape[-1]))
+    if not rows.flags.writeable:  # one compiled kernel per dtype, not a second for read-only input
+        rows = rows.copy()
     cdf = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint32)
     problem, row = _largest_remainder_cdf(rows, precision_bits, cdf)
     if problem == _NOT_FINITE or problem == _NEGATIVE:
