@@ -70,6 +70,7 @@ _GROUP = 8  # rows whose masses are summed side by side (independent add chains)
 # Problems a row can have (the kernel returns the first, with its row).
 _FINE, _NOT_FINITE, _NEGATIVE, _NO_MASS, _TOO_MANY, _UNBALANCED = range(6)
 _NO_KEY = np.int64(-(1 << 63))  # below every key
+_TOP_KEY = np.int64((1 << 63) - 1)  # above every key
 
 
 @njit(cache=True, nogil=True)
@@ -114,10 +115,10 @@ def _count_at_least(remainders, value):
 
 
 @njit(cache=True, inline="always")
-def _count_equal(remainders, value):
+def _count_equal(values, value):
     count = 0
-    for k in range(remainders.size):
-        count += remainders[k] == value
+    for k in range(values.size):
+        count += values[k] == value
     return count
 
 
@@ -133,9 +134,9 @@ def _largest_key_below(keys, high_key):
 @njit(cache=True, inline="always")
 def _smallest_key_at_least(keys, low_key):
     """The smallest of ``keys`` at or above ``low_key``."""
-    smallest = -_NO_KEY - 1
+    smallest = _TOP_KEY
     for k in range(keys.size):
-        smallest = min(smallest, keys[k] if keys[k] >= low_key else -_NO_KEY - 1)
+        smallest = min(smallest, keys[k] if keys[k] >= low_key else _TOP_KEY)
     return smallest
 
 
