@@ -28,8 +28,8 @@ Forward pass (float32 networks, float64 head; all of it from IEEE basic operatio
 Bit identity of the two sides
 -----------------------------
 Compress (teacher forcing) and decompress (pixel by pixel) run the same loop: for each pixel
-``i``, :func:`_pixel_network` (inline in both kernels) evaluates the network for all lanes
-at once (the inner loops run across lanes, vectorized), then the jitted functions
+``i``, :func:`_pixel_network` (one jitted function that both kernels call, compiled once)
+evaluates the network for all lanes at once (the inner loops run across lanes, vectorized), then the jitted functions
 :func:`_mixture_params` and :func:`_symbol_start` give each lane's interval (ordinary
 calls: inlining them into the search tripled the compile time).  The inputs are the same on
 both sides: the neighbourhood reads only pixels before ``i`` (decoded by then) and h(z)
@@ -92,7 +92,7 @@ _NO_RECORD_RAW = np.zeros((0, 0, 0), dtype=np.float32)
 _NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
 
 
-# --- the per-pixel network and head (inline: the same code on both sides) ---------------------
+# --- the per-pixel network and head (the same code on both sides) -------------------------------
 
 
 @njit(cache=True, inline="always")
@@ -230,7 +230,9 @@ def _symbol_start(symbol, mixture, precision_bits):
 def _scratch(lanes, layout):
     """The work arrays of :func:`_pixel_network` and :func:`_mixture_params`:
     ``(inputs, rows_a, rows_b, hidden_a, hidden_b, raw, mixture)``."""
-    widest = max(layout[:, 0].max(), layout[:, 1].max())
+    widest = 0
+    for layer in range(layout.shape[0]):  # (a loop: array.max() would compile NumPy's reduction)
+        widest = max(widest, layout[layer, 0], layout[layer, 1])
     outputs = layout[-1, 1]
     return (np.zeros((layout[0, 0], lanes), dtype=np.float32), np.empty(widest, dtype=np.int64),
             np.empty(widest, dtype=np.int64), np.empty((widest, lanes), dtype=np.float32),
