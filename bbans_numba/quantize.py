@@ -389,7 +389,11 @@ def share_start(symbol, cdf_value, num_symbols, precision_bits):
     return symbol + min(np.int64(math.floor(clipped * spare)), spare)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def std_normal_cdf(x):
-    """Phi(x), by :func:`bbans_numba.portable.ndtr` (no libm: the same bits everywhere)."""
+    """Phi(x), by :func:`bbans_numba.portable.ndtr` (no libm: the same bits everywhere).
+
+    An ordinary call, not inlined: ``ndtr`` is large, and the Gaussian family's kernels
+    call it from several places (two starts per interval, push and pop); inlined, each copy
+    was compiled anew (~20 s of a cold start).  A call changes no bit (no fastmath)."""
     return portable.ndtr(x)
