@@ -9,7 +9,8 @@ from numba import njit
 import bbans_numba as bb
 from bbans_numba import nn
 from bbans_numba import pixelvae as pv
-from bbans_numba.pixelvae import PixelVAEModel, load_pixelvae, random_arrays
+from bbans_numba.model import load_model
+from bbans_numba.pixelvae import PixelVAEModel, random_arrays
 
 PRECISION = 24
 SHAPE = (28, 28)
@@ -31,7 +32,7 @@ def keras_model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(keras_model_path):
-    return load_pixelvae(keras_model_path)
+    return load_model(keras_model_path)
 
 
 def adversarial_images():
@@ -154,9 +155,10 @@ def test_model_attributes_and_fingerprint(keras_model_path, model):
 
 def test_rejects_non_causal_offsets_and_bad_arrays():
     arrays = random_arrays(image_shape=(4, 4), latent_dim=1, encoder_hidden=(3,), decoder_hidden=(3,),
-                           offsets=[(-1, 0), (0, 1)], pixel_hidden=(4,), components=2)
+                           offsets=[(-1, 0), (0, -1)], pixel_hidden=(4,), components=2)
+    config = json.loads(str(arrays["config"]))
     with pytest.raises(ValueError, match="not before the pixel"):
-        PixelVAEModel("bad", arrays)
+        PixelVAEModel("bad", dict(arrays, config=np.array(json.dumps(dict(config, offsets=[[-1, 0], [0, 1]])))))
     arrays = random_arrays(image_shape=(4, 4), latent_dim=1, encoder_hidden=(3,), decoder_hidden=(3,),
                            offsets=[(-1, 0)], pixel_hidden=(4,), components=2)
     arrays["pixel.output.bias"] = arrays["pixel.output.bias"][:-1]
