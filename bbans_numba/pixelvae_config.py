@@ -146,8 +146,8 @@ class PixelVAEConfig:
         if math.prod(shape) * len(offsets) > MAX_NEIGHBOUR_ENTRIES:
             raise ValueError(f"{math.prod(shape)} pixels x {len(offsets)} neighbours is more than "
                              f"{MAX_NEIGHBOUR_ENTRIES}")
-        log_scale = (_number("log_scale_min", config["log_scale_min"]), _number("log_scale_max", config["log_scale_max"]))
-        std = (_number("std_min", config["std_min"]), _number("std_max", config["std_max"]))
+        log_scale = tuple(_number(key, config[key]) for key in ("log_scale_min", "log_scale_max"))
+        std = tuple(_number(key, config[key]) for key in ("std_min", "std_max"))
         if not log_scale[0] <= log_scale[1] or not 0 < std[0] <= std[1]:
             raise ValueError(f"need log_scale_min <= log_scale_max and 0 < std_min <= std_max, got {log_scale}, {std}")
         informational = {key: rule.check(key, config[key]) for key, rule in _INFORMATIONAL.items() if key in config}

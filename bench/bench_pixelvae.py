@@ -129,8 +129,9 @@ def reference_negative_elbo(model, images, batch=10):
         arrays = {name: archive[name] for name in archive.files}
     noise = np.random.default_rng(0).standard_normal((len(images), model.latent_dim)).astype(np.float32)
     total = []
+    config = model.config.to_dict()
     for first in range(0, len(images), batch):
-        nll, kl = ref.negative_elbo_bits(model.config.to_dict(), arrays, images[first:first + batch], noise[first:first + batch])
+        nll, kl = ref.negative_elbo_bits(config, arrays, images[first:first + batch], noise[first:first + batch])
         total.append(nll + kl)
     return float(np.concatenate(total).mean() / model.num_pixels)
 

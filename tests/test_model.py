@@ -258,13 +258,17 @@ def test_tiny_logistic_mixture_model_codes_losslessly(tmp_path):
     (lambda a: a["decoder.output.kernel"].__setitem__((0, 0), np.nan), "non-finite"),
 ])
 def test_invalid_files_name_the_file_and_problem(tmp_path, change, message):
-    arrays = tiny_arrays()
+    assert_changed_file_is_refused(tmp_path / "broken_model.npz", tiny_arrays(), change, message)
+
+
+def assert_changed_file_is_refused(path, arrays, change, message):
+    """``arrays`` after ``change``, saved to ``path``: load_model raises a ValueError matching
+    ``message`` that names the file."""
     change(arrays)
-    path = tmp_path / "broken_model.npz"
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=message) as error:
         load_model(path)
-    assert "broken_model.npz" in str(error.value)
+    assert path.name in str(error.value)
 
 
 def test_allocation_bomb_is_refused_before_anything_large_is_built(tmp_path):
@@ -284,15 +288,20 @@ def test_allocation_bomb_is_refused_before_anything_large_is_built(tmp_path):
 def test_lying_npy_header_is_refused_before_reading(tmp_path):
     """Members whose headers announce the expected (large) shapes but hold no data."""
     config = dict(TINY_CONFIG, architecture=dict(TINY_CONFIG["architecture"], hidden_units=1 << 16))
-    path = tmp_path / "liar.npz"
+    path = write_headers_only(tmp_path / "liar.npz", config, ModelConfig.from_dict(config).array_shapes())
+    with pytest.raises(ValueError, match="liar.npz: array 'encoder.input.kernel' is truncated"):
+        load_model(path)
+
+
+def write_headers_only(path, config, shapes):
+    """A small model file whose array members are ``.npy`` headers announcing ``shapes``, with no data."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("config.npy", tiny_arrays_bytes(np.array(json.dumps(config))))
-        for key, shape in ModelConfig.from_dict(config).array_shapes().items():
+        for key, shape in shapes.items():
             with archive.open(f"{key}.npy", "w") as member:
                 np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": shape})
     assert path.stat().st_size < 8192
-    with pytest.raises(ValueError, match="liar.npz: array 'encoder.input.kernel' is truncated"):
-        load_model(path)
+    return path
 
 
 def tiny_arrays_bytes(array):
@@ -353,10 +362,14 @@ def test_load_model_tells_the_kinds_apart(tmp_path):
     model = load_model(tmp_path / "pv.npz")
     assert isinstance(model, PixelVAEModel) and model.name == "pv" and model.image_shape == (4, 5)
     assert model.fingerprint == fingerprint_arrays(tiny_pixelvae_arrays())
-    half = {key: value.astype(np.float16) if key != "config" else value for key, value in tiny_pixelvae_arrays().items()}
+    arrays = tiny_pixelvae_arrays()
+    half = {key: value if key == "config" else value.astype(np.float16) for key, value in arrays.items()}
     np.savez(tmp_path / "half.npz", **half)
     assert load_model(tmp_path / "half.npz").encode(np.zeros((1, 4, 5), np.uint8))[0].dtype == np.float64
-    assert isinstance(load_model(tmp_path / "pv.npz"), type(load_model("mnist")))
+    shipped = load_model("mnist")
+    assert isinstance(shipped, PixelVAEModel) and shipped.name == "mnist"
+    with np.load(shipped.path) as archive:  # to_dict gives back the stored config (bench_pixelvae uses it)
+        assert shipped.config.to_dict() == json.loads(str(archive["config"]))
     with pytest.raises(ValueError, match="tiny: a ModelConfig describes this model, not a PixelVAEConfig"):
         PixelVAEModel("tiny", tiny_arrays())
 
@@ -389,13 +402,7 @@ def test_load_model_tells_the_kinds_apart(tmp_path):
     (lambda a: a["encoder.output.kernel"].__setitem__((0, 0), np.inf), "non-finite"),
 ])
 def test_invalid_pixelvae_files_name_the_file_and_problem(tmp_path, change, message):
-    arrays = tiny_pixelvae_arrays()
-    change(arrays)
-    path = tmp_path / "broken_pixelvae.npz"
-    np.savez(path, **arrays)
-    with pytest.raises(ValueError, match=message) as error:
-        load_model(path)
-    assert "broken_pixelvae.npz" in str(error.value)
+    assert_changed_file_is_refused(tmp_path / "broken_pixelvae.npz", tiny_pixelvae_arrays(), change, message)
 
 
 def test_pixelvae_bombs_are_refused_before_anything_large_is_built(tmp_path):
@@ -405,13 +412,7 @@ def test_pixelvae_bombs_are_refused_before_anything_large_is_built(tmp_path):
 
     config = dict(json.loads(str(tiny_pixelvae_arrays()["config"])), image_shape=[2048, 2048], latent_dim=1 << 16,
                   decoder_hidden=[1 << 16])
-    path = tmp_path / "liar.npz"
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("config.npy", tiny_arrays_bytes(np.array(json.dumps(config))))
-        for key, shape in PixelVAEConfig.from_dict(config).array_shapes().items():
-            with archive.open(f"{key}.npy", "w") as member:
-                np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": shape})
-    assert path.stat().st_size < 8192
+    path = write_headers_only(tmp_path / "liar.npz", config, PixelVAEConfig.from_dict(config).array_shapes())
     with pytest.raises(ValueError, match="liar.npz: array '.*' is truncated"):
         load_model(path)
     with zipfile.ZipFile(tmp_path / "foreign.npz", "w") as archive:

@@ -16,7 +16,9 @@ reference files:
   (without ``--weights`` it rewrites the default's files from the weights already shipped).
   It copies the file to ``bbans_numba/models/mnist.npz`` byte for byte, writes
   ``v2-mnist-*.bbans`` and their pins, ``default-sha256sums.txt`` (the frozen files' pins are
-  written in the test itself).  Review the diff of that file: it is the deliberate edit.
+  written in the test itself).  Review the diff of that file: it is the deliberate edit.  Nothing else in the tests
+  depends on the exact weights; the measured figures in ``README.md`` and ``docs/models.md``
+  (-ELBO, bits/dim, images/s) are re-measured with the commands given there.
 
 The version-1 files (``v1/mnist-*.bbans``) are the ones bbans_numba 0.1.0 wrote, kept as
 they are: this package refuses to decode them (``tests/test_old_versions.py``).
