@@ -568,6 +568,19 @@ class PixelVAEModel:
         out[:, :len(pixels)] = pixels.T
         return out
 
+    def log_likelihood(self, images, z, precision_bits=None):
+        """log p(x|z) in float64 nats per image, shape (B,), as the codec prices it: from the
+        quantized intervals at ``precision_bits`` (default: the coding default,
+        :attr:`bbans_numba.settings.CodingSettings.pixel_precision_bits`), so within ~1e-4
+        bits/dim of the float pmf (the interface of :meth:`bbans_numba.model.CodingModel.log_likelihood`,
+        which ``training.evaluate`` uses)."""
+        from .settings import CodingSettings
+
+        precision_bits = CodingSettings.pixel_precision_bits if precision_bits is None else precision_bits
+        images = np.asarray(images)
+        _, freqs = self.likelihood_codec(z, precision_bits).pixel_intervals(images.reshape(len(images), -1))
+        return np.sum(np.log(freqs), axis=1) - freqs.shape[1] * precision_bits * np.log(2.0)
+
     def head_params(self, images, z):
         """Raw head outputs (B, D, 3K) float32 of every pixel, teacher forced (the compress path)."""
         return self.likelihood_codec(z, MIN_PRECISION_BITS).pixel_intervals(np.asarray(images).reshape(len(images), -1),

@@ -239,3 +239,21 @@ def test_coding_path_has_no_platform_math(model):
                pv._starts_kernel, nn.dense, nn.relu, pv._clipped_softplus]
     assert all(kernel.signatures for kernel in kernels), [k.__name__ for k in kernels if not k.signatures]
     assert inspect_dispatchers(kernels) == []
+
+
+def test_log_likelihood_is_the_reference_nll_to_quantization():
+    """log p(x|z) as the codec prices it (what training.evaluate and the bench read) against
+    the float pmf of the NumPy reference, at the same latents: the shipped model on MNIST
+    (where no pixel's probability is near the 2**-24 floor of the quantized pmf)."""
+    from training import pixelvae_reference as ref
+    from training.pixelvae import load_npz
+
+    model = load_model("mnist")
+    config, arrays = load_npz(model.path)
+    images = image_sets()["mnist"][:6]
+    noise = np.random.default_rng(4).standard_normal((len(images), model.latent_dim)).astype(np.float32)
+    reference_nll, _ = ref.negative_elbo_bits(config, arrays, images, noise)
+    mean, std = model.encode(images)
+    nll = -model.log_likelihood(images, (mean + std * noise).astype(np.float32)) / np.log(2)
+    assert nll.shape == (len(images),)
+    np.testing.assert_allclose(nll, reference_nll, rtol=2e-4)  # measured: 4e-5
