@@ -82,12 +82,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Install the default model's weights and rewrite its pinned files.")
     parser.add_argument("--weights", type=Path, help="an exported PixelVAE .npz to ship as the default 'mnist' model")
     args = parser.parse_args(argv)
+    import bbans_numba as bb
+    from bbans_numba.pixelvae import PixelVAEModel
+
     if args.weights is not None:
+        if not isinstance(bb.load_model(args.weights), PixelVAEModel):  # a broken file is refused here
+            raise SystemExit(f"{args.weights} is not a PixelVAE model")
         shutil.copyfile(args.weights, DEFAULT_WEIGHTS)
         print(f"installed {args.weights} as {DEFAULT_WEIGHTS}")
-    import bbans_numba as bb
-
-    model = bb.load_model(DEFAULT_MODEL)  # refuses a broken file before anything is written
+    model = bb.load_model(DEFAULT_MODEL)
     images = reference_images()
     sums = {}
     for name, kwargs in default_cases():
