@@ -25,7 +25,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY_ATTRS = {
     "Message": ("bbans_numba.rans", "Message"),

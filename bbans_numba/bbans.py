@@ -107,8 +107,9 @@ class VAECodec:
 
     Parameters
     ----------
-    model : str or CodingModel
-        A shipped model name, a path to an exported ``.npz``, or a loaded model.
+    model : str, CodingModel or PixelVAEModel
+        A shipped model name, a path to an exported ``.npz``, or a loaded model
+        (:func:`bbans_numba.model.load_model`).
     settings : CodingSettings, optional
         Quantization settings; the defaults of :class:`CodingSettings` when left out.
     """
@@ -372,9 +373,9 @@ def compress(images, model="mnist", lanes=None, quantizer=None, bucket_bits=None
     ----------
     images : numpy.ndarray of uint8, shape (N,) + model.image_shape
         Any array-like, a memory-mapped ``.npy`` included (read one chunk at a time).
-    model : str or CodingModel
-        ``"mnist"`` (the shipped default), another shipped name, or a path to an
-        exported ``.npz`` model.
+    model : str, CodingModel or PixelVAEModel
+        ``"mnist"`` (the shipped default, a PixelVAE), another shipped name (``"mnist-mlp"``,
+        ``"mnist-fast"``), a path to an exported ``.npz`` model, or a loaded model.
     lanes : int, optional
         rANS lanes per chunk, coded in lock-step; see :func:`bbans_numba.settings.resolve_lanes`
         (default: one per 32 images, at most :data:`DEFAULT_LANES`).
@@ -437,7 +438,7 @@ def decompress(source, model=None, images=None, workers=None, progress=None):
         A version-2 file (from a file object, only the header and the chunks needed are read).
         A version-1 file is refused with a :class:`~bbans_numba.container.ContainerError`
         naming the release that decodes it (:func:`refuse_old_version`).
-    model : str or CodingModel, optional
+    model : str, CodingModel or PixelVAEModel, optional
         The model to decode with.  By default the shipped model the file names (by its model
         id); a model of your own must be passed here (a file never makes
         the decoder open a path).  Its fingerprint must match the file's.

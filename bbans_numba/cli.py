@@ -200,7 +200,8 @@ def build_parser():
     compress.add_argument("input", metavar="INPUT", help=SPEC_HELP)
     compress.add_argument("output", metavar="OUTPUT", help="the .bbans file to write")
     compress.add_argument("--model", default="mnist", metavar="NAME|PATH",
-                          help="a shipped model name or an exported .npz model file (default: mnist)")
+                          help="a shipped model name (mnist: the default, a PixelVAE; mnist-mlp, mnist-fast: "
+                               "residual-MLP VAEs, faster) or an exported .npz model file (default: mnist)")
     compress.add_argument("--quantizer", choices=("exact", "histogram"), default=None,
                           help="how the posterior is quantized onto latent buckets: 'exact' takes CDF differences "
                                "at the bucket edges (every bucket >= 1), 'histogram' counts equiprobable posterior "
@@ -390,7 +391,7 @@ def run_demo(args):
         if not args.quiet:
             print(text, flush=True)
 
-    stage("compressing with bbans (the first run after installing also compiles the kernels: about 15-20 s)")
+    stage("compressing with bbans (the first run after installing also compiles the kernels: about 40 s of CPU)")
     start = time.perf_counter()
     with ProgressBar("compressing", enabled=not args.quiet) as progress:
         blob = bb.compress(images, lanes=args.lanes, progress=progress)

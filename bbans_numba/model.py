@@ -1,7 +1,19 @@
 """The coding-time view of a trained VAE: what :mod:`bbans_numba.bbans` codes with.
 
-A model is an exported ``.npz`` (written by ``training.export``, read by
-:mod:`bbans_numba.model_file`) described by a :class:`~bbans_numba.model_config.ModelConfig`:
+:func:`load_model` reads either kind of exported ``.npz`` (:mod:`bbans_numba.model_file`
+checks it, whatever the kind) and returns the matching model:
+
+- a PixelVAE (``training.pixelvae.export_npz``; its config says ``"format": "pixelvae-1"``):
+  a :class:`bbans_numba.pixelvae.PixelVAEModel`, whose likelihood is autoregressive over
+  pixels.  The shipped default ``mnist`` is one.
+- any other: a :class:`CodingModel` (below), e.g. the shipped ``mnist-mlp`` and ``mnist-fast``.
+
+Both offer what the codec uses: ``name``, ``path``, ``fingerprint``, ``image_shape``,
+``latent_dim``, ``num_pixels``, ``likelihood``, ``encode(images)`` and
+``likelihood_codec(z, precision_bits)``.
+
+A :class:`CodingModel` is an exported ``.npz`` (written by ``training.export``)
+described by a :class:`~bbans_numba.model_config.ModelConfig`:
 an architecture from :mod:`bbans_numba.architectures` (its networks run here in Numba, not
 Keras) and a pixel likelihood from :mod:`bbans_numba.likelihoods`. The model adds what all
 of them share:
@@ -18,7 +30,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from bbans_numba.model import load_model
->>> model = load_model("mnist")
+>>> model = load_model("mnist-mlp")
 >>> mean, std = model.encode(np.zeros((2, 28, 28), dtype=np.uint8))
 >>> mean.shape, mean.dtype, bool((std > 0).all())
 ((2, 50), dtype('float64'), True)
@@ -36,7 +48,8 @@ import numpy as np
 from . import nn
 from .architectures.residual_mlp import network_layer_names  # noqa: F401  (tests write v1 files with it)
 from .model_config import FORMAT_VERSION, ModelConfig  # noqa: F401  (FORMAT_VERSION: what export writes)
-from .model_file import check_weight_array, read_model_file
+from .model_file import checked_config, read_model_file
+from .pixelvae_config import PixelVAEConfig
 
 # Posterior standard deviations are clamped into [STD_MIN, STD_MAX] (training uses the same).
 STD_MIN = 1e-6
@@ -52,7 +65,7 @@ class CodingModel:
     Attributes
     ----------
     name : str
-        ``"mnist"`` for the shipped default, else the file stem.
+        The shipped model's name (e.g. ``"mnist-mlp"``), else the file stem.
     fingerprint : str
         sha256 hex digest of the canonical weight bytes (see :func:`fingerprint_arrays`).
     config : ModelConfig
@@ -69,22 +82,8 @@ class CodingModel:
     def __init__(self, name, path, arrays, config=None):
         """Wrap ``arrays`` (name -> numpy array, as in an exported ``.npz``; ``config`` the
         parsed ``arrays["config"]`` when already known) after checking every array."""
-        where = path if path is not None else name
-        try:
-            config = ModelConfig.from_json(str(arrays["config"][()])) if config is None else config
-            shapes = config.array_shapes()
-            unexpected = sorted(set(arrays) - set(shapes) - {"config"})
-            if unexpected:
-                raise ValueError(f"unexpected array(s) {unexpected[:5]} for this config")
-            for key, shape in shapes.items():
-                if key not in arrays:
-                    raise ValueError(f"missing array {key!r}")
-                check_weight_array(key, arrays[key].dtype, arrays[key].shape, shape)
-                if not np.isfinite(arrays[key]).all():
-                    raise ValueError(f"array {key!r} holds non-finite values")
-        except (KeyError, ValueError) as error:
-            message = "not an exported bbans_numba model (no 'config' entry)" if isinstance(error, KeyError) else error
-            raise ValueError(f"{where}: {message}") from error
+        config = checked_config(path if path is not None else name, arrays, config, kind=ModelConfig)
+        shapes = config.array_shapes()
         self.name = name
         self.path = Path(path) if path is not None else None
         self.fingerprint = fingerprint_arrays(arrays)
@@ -167,12 +166,23 @@ def _shipped_models_folder():
 
 
 def available_models():
-    """Names of the models shipped in ``bbans_numba/models/``, e.g. ``['mnist']``."""
+    """Names of the models shipped in ``bbans_numba/models/``, of either kind.
+
+    >>> available_models()
+    ['mnist', 'mnist-fast', 'mnist-mlp']
+    """
     return sorted(entry.name[:-4] for entry in _shipped_models_folder().iterdir() if entry.name.endswith(".npz"))
 
 
 def load_model(name_or_path=DEFAULT_MODEL):
     """Load a shipped model by name (``"mnist"`` is the default) or an exported ``.npz`` by path.
+
+    The file's config says which kind it is (module docstring); both are read and checked
+    by :func:`bbans_numba.model_file.read_model_file`.
+
+    Returns
+    -------
+    CodingModel or bbans_numba.pixelvae.PixelVAEModel
 
     Raises
     ------
@@ -183,8 +193,11 @@ def load_model(name_or_path=DEFAULT_MODEL):
 
     Examples
     --------
-    >>> load_model().name
-    'mnist'
+    >>> model = load_model()
+    >>> model.name, type(model).__name__, model.likelihood
+    ('mnist', 'PixelVAEModel', 'autoregressive_logistic_mixture')
+    >>> type(load_model("mnist-mlp")).__name__
+    'CodingModel'
     """
     name_or_path = str(name_or_path)
     if name_or_path in available_models():
@@ -199,4 +212,8 @@ def load_model(name_or_path=DEFAULT_MODEL):
         config, arrays = read_model_file(path)
     except (OSError, ValueError) as error:
         raise ValueError(f"{path}: {error}") from error
+    if isinstance(config, PixelVAEConfig):
+        from .pixelvae import PixelVAEModel  # imported here: pixelvae imports this module
+
+        return PixelVAEModel(name, arrays, path, config)
     return CodingModel(name, path, arrays, config)

@@ -35,7 +35,7 @@ from .architectures import architecture_from_description
 from .likelihoods import likelihood_from_description
 from .options import Integer
 
-__all__ = ["ModelConfig", "FORMAT_VERSION", "READABLE_VERSIONS"]
+__all__ = ["ModelConfig", "FORMAT_VERSION", "READABLE_VERSIONS", "load_json"]
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -46,6 +46,14 @@ _LATENT_DIM = Integer(1, 1 << 16)
 _V1_KEYS = ("format_version", "image_shape", "latent_dim", "hidden_units", "residual_blocks", "activation",
             "likelihood", "num_components")
 _V2_KEYS = ("format_version", "image_shape", "latent_dim", "architecture", "likelihood")
+
+
+def load_json(text):
+    """``json.loads(text)``, with a ValueError that says the config is not JSON."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        raise ValueError(f"'config' is not valid JSON ({type(error).__name__}: {str(error)[:100]})") from error
 
 
 @dataclass(frozen=True)
@@ -108,11 +116,7 @@ class ModelConfig:
     @classmethod
     def from_json(cls, text):
         """Parse the JSON text of a stored config (ValueError if not JSON or not valid)."""
-        try:
-            config = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as error:
-            raise ValueError(f"'config' is not valid JSON ({type(error).__name__}: {str(error)[:100]})") from error
-        return cls.from_dict(config)
+        return cls.from_dict(load_json(text))
 
     def to_dict(self):
         """The current-version dict (what :func:`to_json` writes)."""

@@ -5,7 +5,9 @@ Nothing large is read or allocated before it is known to be wanted and possible:
 1. the file must be a zip whose members are all ``.npy`` (a lone ``.npy`` array, a Keras
    ``.keras`` checkpoint or anything else is refused with a message saying what it is);
 2. the ``config`` member must be a small 0-d string; it is parsed and checked
-   (:class:`bbans_numba.model_config.ModelConfig`), which gives every array's shape;
+   (:func:`parse_config`: a :class:`~bbans_numba.model_config.ModelConfig`, or a
+   :class:`~bbans_numba.pixelvae_config.PixelVAEConfig` when it says ``"format":
+   "pixelvae-1"``), which gives every array's shape;
 3. the members must be exactly those arrays, and each ``.npy`` header (read alone) must
    announce that shape, a float32 / float16 dtype, and no more bytes than the member holds;
    the members' compressed sizes must fit in the file, and none may inflate to more than
@@ -13,7 +15,8 @@ Nothing large is read or allocated before it is known to be wanted and possible:
 4. only then are the arrays read.
 
 So the work and memory spent on a file are bounded by its size. Every failure is a
-``ValueError`` (callers prefix the path).
+``ValueError`` (callers prefix the path).  :func:`checked_config` applies the same checks
+to arrays already in memory (a model built from a dict of arrays).
 """
 
 import os
@@ -22,9 +25,10 @@ import zlib
 
 import numpy as np
 
-from .model_config import ModelConfig
+from .model_config import ModelConfig, load_json
+from .pixelvae_config import PixelVAEConfig
 
-__all__ = ["read_model_file", "check_weight_array", "WEIGHT_DTYPES"]
+__all__ = ["read_model_file", "parse_config", "checked_config", "check_weight_array", "WEIGHT_DTYPES"]
 
 # Weights may be stored as float16 to keep shipped files small; they are computed with in float32.
 WEIGHT_DTYPES = (np.dtype(np.float32), np.dtype(np.float16))
@@ -42,12 +46,73 @@ def check_weight_array(name, dtype, shape, expected_shape):
                          f"{tuple(expected_shape)}")
 
 
+def parse_config(text):
+    """The checked config of either kind of model file, from its JSON ``text`` (ValueError if invalid).
+
+    A config with a ``"format"`` key describes a PixelVAE
+    (:class:`~bbans_numba.pixelvae_config.PixelVAEConfig`); any other, a residual-MLP VAE
+    (:class:`~bbans_numba.model_config.ModelConfig`).
+
+    >>> type(parse_config('{"format": "pixelvae-1"}'))
+    Traceback (most recent call last):
+    ...
+    ValueError: config lacks ['image_shape', 'latent_dim', 'features', 'encoder_hidden', 'decoder_hidden', \
+'pixel_hidden', 'head', 'components', 'offsets', 'log_scale_min', 'log_scale_max', 'std_min', 'std_max']
+    """
+    config = load_json(text)
+    if isinstance(config, dict) and "format" in config:
+        return PixelVAEConfig.from_dict(config)
+    return ModelConfig.from_dict(config)
+
+
+def checked_config(where, arrays, config=None, kind=None):
+    """The config of a model given as arrays in memory, after checking every array against it.
+
+    Parameters
+    ----------
+    where : str or os.PathLike
+        The file or model name, prefixed to every error message.
+    arrays : dict
+        name -> array, as in an exported ``.npz`` (``config`` included).
+    config : ModelConfig or PixelVAEConfig, optional
+        Already parsed (:func:`read_model_file`); else parsed from ``arrays["config"]``.
+    kind : type, optional
+        The config class the caller codes with; another kind is refused.
+
+    Raises
+    ------
+    ValueError
+        ``"{where}: {problem}"``: no or invalid config, a missing, unexpected, misshapen,
+        non-float or non-finite array.
+    """
+    try:
+        if config is None:
+            if "config" not in arrays:
+                raise ValueError("not an exported bbans_numba model (no 'config' entry)")
+            config = parse_config(str(np.asarray(arrays["config"])[()]))
+        if kind is not None and not isinstance(config, kind):
+            raise ValueError(f"a {type(config).__name__} describes this model, not a {kind.__name__}")
+        shapes = config.array_shapes()
+        unexpected = sorted(set(arrays) - set(shapes) - {"config"})
+        if unexpected:
+            raise ValueError(f"unexpected array(s) {unexpected[:5]} for this config")
+        for key, shape in shapes.items():
+            if key not in arrays:
+                raise ValueError(f"missing array {key!r}")
+            check_weight_array(key, arrays[key].dtype, arrays[key].shape, shape)
+            if not np.isfinite(arrays[key]).all():
+                raise ValueError(f"array {key!r} holds non-finite values")
+    except ValueError as error:
+        raise ValueError(f"{where}: {error}") from error
+    return config
+
+
 def read_model_file(path):
     """``(config, arrays)`` of the exported model at ``path``, checked as the module docstring says.
 
     Returns
     -------
-    config : ModelConfig
+    config : ModelConfig or PixelVAEConfig
     arrays : dict
         name -> numpy array, every member of the file (``config`` included).
 
@@ -63,7 +128,7 @@ def read_model_file(path):
         with zipfile.ZipFile(path) as archive:
             members = _npy_members(archive, os.path.getsize(path), os.path.splitext(os.path.basename(path))[0])
             config_text = str(_read_member(archive, members, "config", expect_config=True)[()])
-            config = ModelConfig.from_json(config_text)
+            config = parse_config(config_text)
             shapes = config.array_shapes()
             missing = [name for name in shapes if name not in members]
             unexpected = sorted(set(members) - set(shapes) - {"config"})

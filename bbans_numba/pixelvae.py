@@ -73,17 +73,15 @@ from numba import njit
 from . import nn, portable
 from . import quantize as q
 from .model import fingerprint_arrays
+from .model_file import checked_config
+from .pixelvae_config import FORMAT, PixelVAEConfig
 from .rans import STATUS_ZERO_FREQUENCY, check_precision, pop_step, push_step, raise_for_status
 
-__all__ = ["PixelVAEModel", "AutoregressivePixelCodec", "load_pixelvae", "random_arrays", "FORMAT"]
+__all__ = ["PixelVAEModel", "AutoregressivePixelCodec", "random_arrays", "FORMAT"]
 
-FORMAT = "pixelvae-1"
 LIKELIHOOD = "autoregressive_logistic_mixture"
 NUM_SYMBOLS = 256  # 8-bit pixels
 MIN_PRECISION_BITS = 8  # 2**p >= 256 symbols
-_CONFIG_KEYS = ("format", "image_shape", "latent_dim", "features", "encoder_hidden", "decoder_hidden",
-                "pixel_hidden", "head", "components", "offsets", "log_scale_min", "log_scale_max",
-                "std_min", "std_max")
 # The network runs over the lanes rounded up to a multiple of this (zero lanes, ignored): LLVM's
 # vector loops (16 floats, unrolled 4x with AVX-512) then never fall back to scalar remainders.
 LANE_BLOCK = 64
@@ -453,109 +451,57 @@ def neighbour_table(image_shape, offsets):
     return table
 
 
-def _layer_names(prefix, count):
-    return [f"{prefix}.hidden{i}" for i in range(count)] + [f"{prefix}.output"]
-
-
-def _expected_shapes(config):
-    """name -> shape of every array an exported PixelVAE with ``config`` holds."""
-    num_pixels = int(np.prod(config["image_shape"]))
-    latent, features = config["latent_dim"], config["features"]
-    shapes = {}
-
-    def mlp(prefix, widths):
-        for name, fan_in, fan_out in zip(_layer_names(prefix, len(widths) - 2), widths[:-1], widths[1:]):
-            shapes[f"{name}.kernel"] = (fan_in, fan_out)
-            shapes[f"{name}.bias"] = (fan_out,)
-
-    if latent:
-        mlp("encoder", [num_pixels, *config["encoder_hidden"], 2 * latent])
-        mlp("decoder", [latent, *config["decoder_hidden"], num_pixels * features])
-    else:
-        shapes["decoder.output.bias"] = (num_pixels * features,)
-    mlp("pixel", [len(config["offsets"]) + features, *config["pixel_hidden"], 3 * config["components"]])
-    return shapes
-
-
-def _validated_config(path, arrays):
-    """The config of an exported PixelVAE after checking it and every array it implies."""
-    if "config" not in arrays:
-        raise ValueError(f"{path}: not an exported model (no 'config' entry)")
-    try:
-        config = json.loads(str(arrays["config"][()]))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ValueError(f"{path}: 'config' is not valid JSON ({error})") from error
-    missing = [key for key in _CONFIG_KEYS if key not in config]
-    if missing:
-        raise ValueError(f"{path}: config lacks {missing}")
-    if config["format"] != FORMAT:
-        raise ValueError(f"{path}: format {config['format']!r} is not {FORMAT!r}")
-    if config["head"] != "logistic":
-        raise ValueError(f"{path}: head {config['head']!r} is not supported for coding (only 'logistic')")
-    if len(config["image_shape"]) != 2 or min(config["image_shape"]) < 1:
-        raise ValueError(f"{path}: image_shape must be (height, width), got {config['image_shape']}")
-    if not config["pixel_hidden"] or config["components"] < 1:
-        raise ValueError(f"{path}: the pixel network needs a hidden layer and the head a component")
-    for dy, dx in config["offsets"]:
-        if not (dy < 0 or (dy == 0 and dx < 0)):
-            raise ValueError(f"{path}: neighbourhood offset ({dy}, {dx}) is not before the pixel in raster order")
-    for name, shape in _expected_shapes(config).items():
-        value = arrays.get(name)
-        if value is None:
-            raise ValueError(f"{path}: missing array {name!r}")
-        if value.shape != shape or value.dtype != np.float32:
-            raise ValueError(f"{path}: array {name!r} is {value.dtype} {value.shape}, expected float32 {shape}")
-        if not np.isfinite(value).all():
-            raise ValueError(f"{path}: array {name!r} holds non-finite values")
-    return config
-
-
 class PixelVAEModel:
     """A trained PixelVAE as the codec sees it (the interface of
     :class:`bbans_numba.model.CodingModel`, with :meth:`likelihood_codec` for p(x|z)).
+
+    Loaded from a file by :func:`bbans_numba.model.load_model`, which reads every kind of
+    model file through one checked path.
 
     Parameters
     ----------
     name : str
     arrays : dict
         name -> array of an exported model (``training.pixelvae.export_arrays``), with its
-        JSON ``config``.
+        JSON ``config``; float32 or float16 weights, checked against the config.
     path : str or pathlib.Path, optional
         Where the arrays came from (for messages).
+    config : PixelVAEConfig, optional
+        The parsed ``arrays["config"]`` when already known.
 
     Attributes
     ----------
     name, path, fingerprint (sha256 of the arrays, :func:`bbans_numba.model.fingerprint_arrays`),
     image_shape, latent_dim, num_pixels, likelihood (``"autoregressive_logistic_mixture"``),
-    num_components, config.
+    num_components, config (:class:`~bbans_numba.pixelvae_config.PixelVAEConfig`).
     """
 
-    def __init__(self, name, arrays, path=None):
+    def __init__(self, name, arrays, path=None, config=None):
         self.path = Path(path) if path is not None else None
-        config = _validated_config(path or name, arrays)
+        config = checked_config(path if path is not None else name, arrays, config, kind=PixelVAEConfig)
         self.name = name
         self.config = config
         self.fingerprint = fingerprint_arrays(arrays)
-        self.image_shape = tuple(int(s) for s in config["image_shape"])
-        self.num_pixels = int(np.prod(self.image_shape))
-        self.latent_dim = int(config["latent_dim"])
-        self.features = int(config["features"])
-        self.num_components = int(config["components"])
+        self.image_shape = config.image_shape
+        self.num_pixels = config.num_pixels
+        self.latent_dim = config.latent_dim
+        self.features = config.features
+        self.num_components = config.components
         self.likelihood = LIKELIHOOD
-        self.offsets = [tuple(int(v) for v in o) for o in config["offsets"]]
-        self._std_range = (float(config["std_min"]), float(config["std_max"]))
-        self._log_scale_range = (float(config["log_scale_min"]), float(config["log_scale_max"]))
-        layers = {key: np.ascontiguousarray(value) for key, value in arrays.items() if key != "config"}
+        self.offsets = list(config.offsets)
+        self._std_range = config.std_range
+        self._log_scale_range = config.log_scale_range
+        layers = {key: np.ascontiguousarray(arrays[key], dtype=np.float32) for key in config.array_shapes()}
         for key in layers:  # -0.0 + 0.0 = +0.0: no bias is -0, so no accumulator ever is (_pixel_network)
             if key.endswith(".bias"):
                 layers[key] = layers[key] + np.float32(0)
         self._encoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
-                         for n in _layer_names("encoder", len(config["encoder_hidden"]))] if self.latent_dim else []
+                         for n in config.layer_names("encoder")] if self.latent_dim else []
         self._decoder = [(layers[f"{n}.kernel"], layers[f"{n}.bias"])
-                         for n in _layer_names("decoder", len(config["decoder_hidden"]))] if self.latent_dim else []
+                         for n in config.layer_names("decoder")] if self.latent_dim else []
         self._decoder_bias = layers["decoder.output.bias"]
         pieces, layout, offset = [], [], 0
-        for name in _layer_names("pixel", len(config["pixel_hidden"])):  # all in one flat array
+        for name in config.layer_names("pixel"):  # all in one flat array
             kernel, bias = layers[f"{name}.kernel"], layers[f"{name}.bias"]
             layout.append((kernel.shape[0], kernel.shape[1], offset, offset + kernel.size))
             pieces += [kernel.ravel(), bias]
@@ -569,7 +515,7 @@ class PixelVAEModel:
 
     def __repr__(self):
         return (f"PixelVAEModel(name={self.name!r}, image_shape={self.image_shape}, latent_dim={self.latent_dim}, "
-                f"offsets={len(self.offsets)}, pixel_hidden={self.config['pixel_hidden']}, "
+                f"offsets={len(self.offsets)}, pixel_hidden={list(self.config.pixel_hidden)}, "
                 f"components={self.num_components}, fingerprint={self.fingerprint[:12]}...)")
 
     # -- per-image networks (rows independent: batch size cannot change a bit) --------------
@@ -622,6 +568,19 @@ class PixelVAEModel:
         out = np.zeros((self.num_pixels, padded_lanes(len(pixels))), dtype=np.uint8)
         out[:, :len(pixels)] = pixels.T
         return out
+
+    def log_likelihood(self, images, z, precision_bits=None):
+        """log p(x|z) in float64 nats per image, shape (B,), as the codec prices it: from the
+        quantized intervals at ``precision_bits`` (default: the coding default,
+        :attr:`bbans_numba.settings.CodingSettings.pixel_precision_bits`), so within ~1e-4
+        bits/dim of the float pmf (the interface of :meth:`bbans_numba.model.CodingModel.log_likelihood`,
+        which ``training.evaluate`` uses)."""
+        from .settings import CodingSettings
+
+        precision_bits = CodingSettings.pixel_precision_bits if precision_bits is None else precision_bits
+        images = np.asarray(images)
+        _, freqs = self.likelihood_codec(z, precision_bits).pixel_intervals(images.reshape(len(images), -1))
+        return np.sum(np.log(freqs), axis=1) - freqs.shape[1] * precision_bits * np.log(2.0)
 
     def head_params(self, images, z):
         """Raw head outputs (B, D, 3K) float32 of every pixel, teacher forced (the compress path)."""
@@ -716,17 +675,6 @@ class AutoregressivePixelCodec:
         return np.ascontiguousarray(pixels[:, :self.num_lanes].T)
 
 
-def load_pixelvae(path):
-    """A :class:`PixelVAEModel` from an exported ``.npz`` (``training.pixelvae.export_npz``)."""
-    path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ValueError(f"{path}: not a readable .npz model file ({error})") from error
-    return PixelVAEModel(path.stem, arrays, path)
-
-
 def random_arrays(image_shape=(28, 28), latent_dim=16, features=4, encoder_hidden=(256,), decoder_hidden=(256,),
                   offsets=None, pixel_hidden=(64,), components=5, seed=0, weight_scale=1.0):
     """Arrays of a PixelVAE with random weights (He-scaled normal, times ``weight_scale``), in the
@@ -743,7 +691,7 @@ def random_arrays(image_shape=(28, 28), latent_dim=16, features=4, encoder_hidde
                   std_max=1e3)
     rng = np.random.default_rng(seed)
     arrays = {"config": np.array(json.dumps(config, sort_keys=True))}
-    for name, shape in _expected_shapes(config).items():
+    for name, shape in PixelVAEConfig.from_dict(config).array_shapes().items():
         fan_in = shape[0] if len(shape) == 2 else 1
         std = weight_scale * np.sqrt(2.0 / fan_in) if len(shape) == 2 else 0.1 * weight_scale
         arrays[name] = rng.normal(0.0, std, shape).astype(np.float32)

@@ -143,8 +143,9 @@ def reference_negative_elbo(model, images, batch=10):
         arrays = {name: archive[name] for name in archive.files}
     noise = np.random.default_rng(0).standard_normal((len(images), model.latent_dim)).astype(np.float32)
     total = []
+    config = model.config.to_dict()
     for first in range(0, len(images), batch):
-        nll, kl = ref.negative_elbo_bits(model.config, arrays, images[first:first + batch], noise[first:first + batch])
+        nll, kl = ref.negative_elbo_bits(config, arrays, images[first:first + batch], noise[first:first + batch])
         total.append(nll + kl)
     return float(np.concatenate(total).mean() / model.num_pixels)
 
@@ -224,7 +225,7 @@ def print_cold_start(spec, top=12):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="exported PixelVAE .npz")
+    source.add_argument("--model", help="a shipped PixelVAE (mnist) or an exported PixelVAE .npz")
     source.add_argument("--random", action="store_true", help="random weights of the default sizes (speed only)")
     parser.add_argument("--data", default="mnist:test")
     parser.add_argument("--limit", type=int, default=10_000)
@@ -240,7 +241,7 @@ def main(argv=None):
             report.write_json(args.json, report.machine_info(), [dict(cold=cold, warm=warm)], vars(args))
         return
 
-    model = pv.load_pixelvae(args.model) if args.model else pv.PixelVAEModel("random", pv.random_arrays())
+    model = bb.load_model(args.model) if args.model else pv.PixelVAEModel("random", pv.random_arrays())
     images = bb.load_images(args.data)[:args.limit]
     precision = bb.settings.CodingSettings().pixel_precision_bits
     bb.decompress(bb.compress(images[:2 * args.lanes], model=model, lanes=args.lanes), model=model)  # warm-up

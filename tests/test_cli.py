@@ -582,6 +582,26 @@ def test_real_codec_round_trip_in_fresh_processes(mnist_npy, tmp_path):
     np.testing.assert_array_equal(np.load(restored), np.load(mnist_npy))
 
 
+def test_real_codec_round_trips_images_unlike_mnist(capsys, tmp_path):
+    """The default model (a PixelVAE) on uniform noise, all black and all white images, via the CLI."""
+    rng = np.random.default_rng(11)
+    images = np.concatenate([rng.integers(0, 256, (3, 28, 28), dtype=np.uint8), np.zeros((2, 28, 28), np.uint8),
+                             np.full((2, 28, 28), 255, np.uint8)])
+    np.save(tmp_path / "odd.npy", images)
+    assert run_main(capsys, "compress", tmp_path / "odd.npy", tmp_path / "odd.bbans", "--lanes", 3, "--quiet")[0] == 0
+    assert run_main(capsys, "decompress", tmp_path / "odd.bbans", tmp_path / "back.npy", "--quiet")[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "back.npy"), images)
+
+
+def test_a_file_of_the_previous_default_decodes_with_no_model(capsys, tmp_path):
+    """0.2.0 wrote this with its default, then called mnist, now shipped as mnist-mlp: found by its id."""
+    reference = Path(__file__).resolve().parent / "reference" / "v2-mnist-mlp-histogram.bbans"
+    status, out, _ = run_main(capsys, "info", reference)
+    assert status == 0 and "model: mnist-mlp" in " ".join(out.split())
+    assert run_main(capsys, "decompress", reference, tmp_path / "back.npy", "--quiet")[0] == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "back.npy"), bb.load_images("mnist:sample")[:20])
+
+
 def test_real_codec_refuses_a_corrupted_file(capsys, mnist_npy, tmp_path):
     compressed = tmp_path / "six.bbans"
     assert run_main(capsys, "compress", mnist_npy, compressed, "--quiet")[0] == 0

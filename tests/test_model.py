@@ -48,7 +48,8 @@ def with_architecture(**changes):
 
 @pytest.fixture(scope="module")
 def model():
-    return load_model()
+    """The shipped residual-MLP VAE (these tests are about CodingModel; the default is a PixelVAE)."""
+    return load_model("mnist-mlp")
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,8 @@ def images():
 
 
 def test_shipped_model(model):
-    assert {"mnist", "mnist-fast"} <= set(available_models())
-    assert model.name == "mnist" and model.image_shape == (28, 28) and model.latent_dim == 50
+    assert {"mnist", "mnist-mlp", "mnist-fast"} <= set(available_models())
+    assert model.name == "mnist-mlp" and model.image_shape == (28, 28) and model.latent_dim == 50
     assert model.likelihood == "beta_binomial" and model.architecture == "residual_mlp"
     assert model.architecture_spec.options == dict(hidden_units=768, residual_blocks=1, activation="elu")
     assert model.path.stat().st_size <= 10 * 2**20
@@ -257,13 +258,17 @@ def test_tiny_logistic_mixture_model_codes_losslessly(tmp_path):
     (lambda a: a["decoder.output.kernel"].__setitem__((0, 0), np.nan), "non-finite"),
 ])
 def test_invalid_files_name_the_file_and_problem(tmp_path, change, message):
-    arrays = tiny_arrays()
+    assert_changed_file_is_refused(tmp_path / "broken_model.npz", tiny_arrays(), change, message)
+
+
+def assert_changed_file_is_refused(path, arrays, change, message):
+    """``arrays`` after ``change``, saved to ``path``: load_model raises a ValueError matching
+    ``message`` that names the file."""
     change(arrays)
-    path = tmp_path / "broken_model.npz"
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=message) as error:
         load_model(path)
-    assert "broken_model.npz" in str(error.value)
+    assert path.name in str(error.value)
 
 
 def test_allocation_bomb_is_refused_before_anything_large_is_built(tmp_path):
@@ -283,15 +288,20 @@ def test_allocation_bomb_is_refused_before_anything_large_is_built(tmp_path):
 def test_lying_npy_header_is_refused_before_reading(tmp_path):
     """Members whose headers announce the expected (large) shapes but hold no data."""
     config = dict(TINY_CONFIG, architecture=dict(TINY_CONFIG["architecture"], hidden_units=1 << 16))
-    path = tmp_path / "liar.npz"
+    path = write_headers_only(tmp_path / "liar.npz", config, ModelConfig.from_dict(config).array_shapes())
+    with pytest.raises(ValueError, match="liar.npz: array 'encoder.input.kernel' is truncated"):
+        load_model(path)
+
+
+def write_headers_only(path, config, shapes):
+    """A small model file whose array members are ``.npy`` headers announcing ``shapes``, with no data."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("config.npy", tiny_arrays_bytes(np.array(json.dumps(config))))
-        for key, shape in ModelConfig.from_dict(config).array_shapes().items():
+        for key, shape in shapes.items():
             with archive.open(f"{key}.npy", "w") as member:
                 np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": shape})
     assert path.stat().st_size < 8192
-    with pytest.raises(ValueError, match="liar.npz: array 'encoder.input.kernel' is truncated"):
-        load_model(path)
+    return path
 
 
 def tiny_arrays_bytes(array):
@@ -330,13 +340,95 @@ def test_inflation_bomb_member_is_refused(tmp_path):
         load_model(path)
 
 
+# -- the same guarantees for a PixelVAE file (one loading path decides the kind by its config) ------
+
+def tiny_pixelvae_arrays():
+    from bbans_numba.pixelvae import random_arrays
+
+    return random_arrays(image_shape=(4, 5), latent_dim=2, features=2, encoder_hidden=(3,), decoder_hidden=(3,),
+                         offsets=[(-1, 0), (0, -1)], pixel_hidden=(4,), components=2, seed=1)
+
+
+def with_pixelvae_config(**changes):
+    def change(arrays):
+        arrays["config"] = np.array(json.dumps(dict(json.loads(str(arrays["config"])), **changes)))
+    return change
+
+
+def test_load_model_tells_the_kinds_apart(tmp_path):
+    from bbans_numba.pixelvae import PixelVAEModel
+
+    np.savez(tmp_path / "pv.npz", **tiny_pixelvae_arrays())
+    model = load_model(tmp_path / "pv.npz")
+    assert isinstance(model, PixelVAEModel) and model.name == "pv" and model.image_shape == (4, 5)
+    assert model.fingerprint == fingerprint_arrays(tiny_pixelvae_arrays())
+    arrays = tiny_pixelvae_arrays()
+    half = {key: value if key == "config" else value.astype(np.float16) for key, value in arrays.items()}
+    np.savez(tmp_path / "half.npz", **half)
+    assert load_model(tmp_path / "half.npz").encode(np.zeros((1, 4, 5), np.uint8))[0].dtype == np.float64
+    shipped = load_model("mnist")
+    assert isinstance(shipped, PixelVAEModel) and shipped.name == "mnist"
+    with np.load(shipped.path) as archive:  # to_dict gives back the stored config (bench_pixelvae uses it)
+        assert shipped.config.to_dict() == json.loads(str(archive["config"]))
+    with pytest.raises(ValueError, match="tiny: a ModelConfig describes this model, not a PixelVAEConfig"):
+        PixelVAEModel("tiny", tiny_arrays())
+
+
+@pytest.mark.parametrize("change, message", [
+    (with_pixelvae_config(format="pixelvae-9"), "model format 'pixelvae-9' is not supported"),
+    (with_pixelvae_config(format=None), "model format None is not supported"),
+    (with_pixelvae_config(extra=1), r"unknown keys \['extra'\]"),
+    (with_pixelvae_config(head="categorical"), "'head' must be one of logistic"),
+    (with_pixelvae_config(latent_dim="2"), "'latent_dim' must be an integer"),
+    (with_pixelvae_config(latent_dim=-1), "'latent_dim' must be an integer in"),
+    (with_pixelvae_config(features=2.0), "'features' must be an integer"),
+    (with_pixelvae_config(components=10**9), "'components' must be an integer in"),
+    (with_pixelvae_config(image_shape=[4, 5, 1]), r"image_shape must be \[height, width\]"),
+    (with_pixelvae_config(image_shape=[60000, 60000]), "more than 16777216 pixels"),
+    (with_pixelvae_config(image_shape=[4096, 4096], offsets=[[-1, 0], [0, -1]]), "neighbours is more than"),
+    (with_pixelvae_config(encoder_hidden=[3] * 100), "'encoder_hidden' must be a list of 0 to 16"),
+    (with_pixelvae_config(decoder_hidden=[1 << 20]), "'decoder_hidden' must be an integer in"),
+    (with_pixelvae_config(pixel_hidden=[]), "'pixel_hidden' must be a list of 1 to 16"),
+    (with_pixelvae_config(offsets=[[-1, 0], [0, 1]]), r"offset \[0, 1\] is not before the pixel"),
+    (with_pixelvae_config(offsets=[[-1]]), "each neighbourhood offset must be"),
+    (with_pixelvae_config(offsets="above"), "'offsets' must be a list"),
+    (with_pixelvae_config(std_min=0), "0 < std_min"),
+    (with_pixelvae_config(log_scale_max="7"), "'log_scale_max' must be a finite number"),
+    (with_pixelvae_config(seed=None), "'seed' must be an integer"),
+    (lambda a: a.pop("pixel.hidden0.kernel"), "missing array 'pixel.hidden0.kernel'"),
+    (lambda a: a.update(stray=np.zeros(1, np.float32)), r"unexpected member\(s\) \['stray'\]"),
+    (lambda a: a.update({"pixel.output.bias": np.zeros(3, np.float32)}), r"expected float32 or float16 \(6,\)"),
+    (lambda a: a.update({"decoder.output.bias": np.zeros(40, np.int32)}), "is int32"),
+    (lambda a: a["encoder.output.kernel"].__setitem__((0, 0), np.inf), "non-finite"),
+])
+def test_invalid_pixelvae_files_name_the_file_and_problem(tmp_path, change, message):
+    assert_changed_file_is_refused(tmp_path / "broken_pixelvae.npz", tiny_pixelvae_arrays(), change, message)
+
+
+def test_pixelvae_bombs_are_refused_before_anything_large_is_built(tmp_path):
+    """Headers that announce the (large) shapes a hostile config implies, with no data; a
+    foreign member beside a PixelVAE config."""
+    from bbans_numba.pixelvae_config import PixelVAEConfig
+
+    config = dict(json.loads(str(tiny_pixelvae_arrays()["config"])), image_shape=[2048, 2048], latent_dim=1 << 16,
+                  decoder_hidden=[1 << 16])
+    path = write_headers_only(tmp_path / "liar.npz", config, PixelVAEConfig.from_dict(config).array_shapes())
+    with pytest.raises(ValueError, match="liar.npz: array '.*' is truncated"):
+        load_model(path)
+    with zipfile.ZipFile(tmp_path / "foreign.npz", "w") as archive:
+        archive.writestr("config.npy", tiny_arrays_bytes(tiny_pixelvae_arrays()["config"]))
+        archive.writestr("weights.pkl", b"\x80\x04")
+    with pytest.raises(ValueError, match="foreign.npz: member 'weights.pkl' is not a .npy array"):
+        load_model(tmp_path / "foreign.npz")
+
+
 # Run in a fresh process: outputs for the sample images computed one row at a time and as a
 # shuffled batch padded with other images; written as raw bytes for an exact comparison.
 CHILD = """
 import sys, numpy as np
 from bbans_numba.model import load_model
 from bbans_numba.datasets import load_images
-model, images = load_model(), load_images("mnist:sample")
+model, images = load_model("mnist-mlp"), load_images("mnist:sample")
 decode = lambda z: model.likelihood_spec.parameters(model.decoder_output(z))
 noise = np.random.default_rng(0).standard_normal((len(images), model.latent_dim))
 rows = [model.encode(images[i:i + 1]) for i in range(len(images))]

@@ -9,7 +9,8 @@ from numba import njit
 import bbans_numba as bb
 from bbans_numba import nn
 from bbans_numba import pixelvae as pv
-from bbans_numba.pixelvae import PixelVAEModel, load_pixelvae, random_arrays
+from bbans_numba.model import load_model
+from bbans_numba.pixelvae import PixelVAEModel, random_arrays
 
 PRECISION = 24
 SHAPE = (28, 28)
@@ -31,7 +32,7 @@ def keras_model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(keras_model_path):
-    return load_pixelvae(keras_model_path)
+    return load_model(keras_model_path)
 
 
 def adversarial_images():
@@ -154,9 +155,10 @@ def test_model_attributes_and_fingerprint(keras_model_path, model):
 
 def test_rejects_non_causal_offsets_and_bad_arrays():
     arrays = random_arrays(image_shape=(4, 4), latent_dim=1, encoder_hidden=(3,), decoder_hidden=(3,),
-                           offsets=[(-1, 0), (0, 1)], pixel_hidden=(4,), components=2)
+                           offsets=[(-1, 0), (0, -1)], pixel_hidden=(4,), components=2)
+    config = json.loads(str(arrays["config"]))
     with pytest.raises(ValueError, match="not before the pixel"):
-        PixelVAEModel("bad", arrays)
+        PixelVAEModel("bad", dict(arrays, config=np.array(json.dumps(dict(config, offsets=[[-1, 0], [0, 1]])))))
     arrays = random_arrays(image_shape=(4, 4), latent_dim=1, encoder_hidden=(3,), decoder_hidden=(3,),
                            offsets=[(-1, 0)], pixel_hidden=(4,), components=2)
     arrays["pixel.output.bias"] = arrays["pixel.output.bias"][:-1]
@@ -237,3 +239,21 @@ def test_coding_path_has_no_platform_math(model):
                pv._starts_kernel, nn.dense, nn.relu, pv._clipped_softplus]
     assert all(kernel.signatures for kernel in kernels), [k.__name__ for k in kernels if not k.signatures]
     assert inspect_dispatchers(kernels) == []
+
+
+def test_log_likelihood_is_the_reference_nll_to_quantization():
+    """log p(x|z) as the codec prices it (what training.evaluate and the bench read) against
+    the float pmf of the NumPy reference, at the same latents: the shipped model on MNIST
+    (where no pixel's probability is near the 2**-24 floor of the quantized pmf)."""
+    from training import pixelvae_reference as ref
+    from training.pixelvae import load_npz
+
+    model = load_model("mnist")
+    config, arrays = load_npz(model.path)
+    images = image_sets()["mnist"][:6]
+    noise = np.random.default_rng(4).standard_normal((len(images), model.latent_dim)).astype(np.float32)
+    reference_nll, _ = ref.negative_elbo_bits(config, arrays, images, noise)
+    mean, std = model.encode(images)
+    nll = -model.log_likelihood(images, (mean + std * noise).astype(np.float32)) / np.log(2)
+    assert nll.shape == (len(images),)
+    np.testing.assert_allclose(nll, reference_nll, rtol=2e-4)  # measured: 4e-5
