@@ -95,7 +95,7 @@ def test_export_round_trip(tmp_path):
 def test_train_command_writes_checkpoint_and_codec_model(tmp_path, capsys):
     """``training.train`` trains the default recipe (a PixelVAE) within a tiny time budget:
     OUT.keras and OUT.npz written, the .npz loads as the codec's model, KL reported."""
-    from bbans_numba.pixelvae import load_pixelvae
+    from bbans_numba.model import load_model
     from training import train
 
     sizes = json.dumps(dict(latent_dim=2, features=2, encoder_hidden=[8], decoder_hidden=[8], rows_above=1,
@@ -105,8 +105,8 @@ def test_train_command_writes_checkpoint_and_codec_model(tmp_path, capsys):
     log = capsys.readouterr().out
     assert "PixelVAE" in log and "epoch 1/3: loss " in log and "bits/image" in log
     assert "stopping after epoch 1" in log and "epoch 2/3" not in log
-    model = load_pixelvae(tmp_path / "run" / "tiny.npz")
-    assert model.config["pixel_hidden"] == [8] and len(model.offsets) == 4 and model.latent_dim == 2
+    model = load_model(tmp_path / "run" / "tiny.npz")
+    assert list(model.config.pixel_hidden) == [8] and len(model.offsets) == 4 and model.latent_dim == 2
     result = json.loads((tmp_path / "run" / "tiny.json").read_text())
     assert result["recipe"] == "pixelvae" and result["validation_images"] == 2 and result["best_epoch"] == 1
     assert 0 < result["test_bits_per_dim"] < 9 and result["test_kl_bits_per_image"] >= 0

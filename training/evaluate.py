@@ -54,6 +54,9 @@ class KerasForward:
         from training.export import load_keras_vae
 
         self.vae = load_keras_vae(path)
+        if not hasattr(self.vae, "model_config"):
+            raise SystemExit(f"{path}: a PixelVAE checkpoint; evaluate its exported .npz (written beside it by "
+                             "training.train) instead")
         self.num_pixels = self.vae.num_pixels
 
     def encode(self, x):
@@ -111,7 +114,7 @@ def main(argv=None):
     else:
         model = load_model(args.model)
         how = f"Numba forward pass, fingerprint {model.fingerprint[:16]}"
-        likelihood = model.likelihood_spec
+        likelihood = getattr(model, "likelihood_spec", None) or model.likelihood  # a PixelVAE names its own
     results = evaluate(model, images, samples=args.samples, seed=args.seed)
     single = results[0, :, 0]
     averaged = results[:, :, 0].mean(axis=0)

@@ -5,7 +5,7 @@ For a :class:`training.models.VAE` the file layout is defined (and validated) by
 (:class:`bbans_numba.model_config.ModelConfig`, current format version) and the
 architecture's weights under their exported names, as float32 (or float16). A
 :class:`training.pixelvae.PixelVAE` is written by :func:`training.pixelvae.export_npz`
-(float32 only; read by :func:`bbans_numba.pixelvae.load_pixelvae`).
+(float32 only; read by :func:`bbans_numba.model.load_model`).
 
 Command line (re-export a trained model, e.g. with half-size weights for shipping)::
 

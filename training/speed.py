@@ -33,13 +33,17 @@ def median_seconds(function, argument, repeats):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.speed", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="mnist", help="shipped model name or exported .npz")
+    parser.add_argument("--model", default="mnist-mlp",
+                        help="shipped model name or exported .npz of a residual-MLP VAE (default mnist-mlp; "
+                             "for a PixelVAE such as mnist use bench/bench_pixelvae.py)")
     parser.add_argument("--data", default="mnist:test", help="image spec the batches are taken from")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 100, 1000])
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
 
     model = load_model(args.model)
+    if not hasattr(model, "likelihood_spec"):
+        parser.error(f"{args.model} is a PixelVAE, whose decoder runs per pixel: time it with bench/bench_pixelvae.py")
     images = load_images(args.data)
     print(f"model {args.model} ({model.fingerprint[:16]}), {numba.get_num_threads()} Numba threads")
     print("| batch | encode, ms | decode, ms | encode + decode, ms per image |")
