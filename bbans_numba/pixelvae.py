@@ -65,6 +65,7 @@ True
 """
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,8 @@ from numba import njit
 from . import nn, portable
 from . import quantize as q
 from .model import fingerprint_arrays
+from .model_config import MAX_PIXELS
+from .options import Integer, Real
 from .rans import STATUS_ZERO_FREQUENCY, check_precision, pop_step, push_step, raise_for_status
 
 __all__ = ["PixelVAEModel", "AutoregressivePixelCodec", "load_pixelvae", "random_arrays", "FORMAT"]
@@ -90,6 +93,12 @@ LANE_BLOCK = 64
 SECANT_STEPS = 3  # pop: candidates tried by secant steps after the first guess, before bisection
 _NO_RECORD_RAW = np.zeros((0, 0, 0), dtype=np.float32)
 _NO_RECORD_INTERVALS = np.zeros((0, 0, 2), dtype=np.int64)
+# Types and ranges of the config's sizes and bounds, checked before any shape is derived from them.
+_SIDE = Integer(1, 1 << 16)      # image sides; hidden widths; mixture components
+_COUNT = Integer(0, 1 << 16)     # latent_dim, features
+_OFFSET = Integer(-(1 << 16), 1 << 16)
+_LOG_SCALE = Real(-700.0, 700.0)  # exp(-log_scale), the inverse scale, stays finite
+_STD = Real(1e-30, 1e30)
 
 
 # --- the per-pixel network and head (inline: the same code on both sides) ---------------------
@@ -458,7 +467,7 @@ def _layer_names(prefix, count):
 
 def _expected_shapes(config):
     """name -> shape of every array an exported PixelVAE with ``config`` holds."""
-    num_pixels = int(np.prod(config["image_shape"]))
+    num_pixels = math.prod(config["image_shape"])
     latent, features = config["latent_dim"], config["features"]
     shapes = {}
 
@@ -476,14 +485,49 @@ def _expected_shapes(config):
     return shapes
 
 
+def _checked_list(name, values, rule, length=None):
+    """``values``, a list (of ``length`` items, if given) whose items each pass ``rule``."""
+    if not isinstance(values, (list, tuple)) or (length is not None and len(values) != length):
+        raise ValueError(f"{name} must be a list{f' of {length}' if length else ''}, got {values!r}")
+    return [rule.check(name, value) for value in values]
+
+
+def _check_config_values(config):
+    """Type and range of every size and bound of a config (ValueError), before any shape,
+    table or kernel argument is derived from them: sizes are JSON integers (no float,
+    bool or string), the image has at most ``MAX_PIXELS`` pixels, offsets are integer pairs
+    before the pixel in raster order (so a neighbour is always decoded before it is read),
+    the bounds are finite and ordered."""
+    if math.prod(_checked_list("image_shape", config["image_shape"], _SIDE, length=2)) > MAX_PIXELS:
+        raise ValueError(f"image_shape {config['image_shape']} has more than {MAX_PIXELS} pixels")
+    for key in ("latent_dim", "features"):
+        _COUNT.check(key, config[key])
+    for key in ("encoder_hidden", "decoder_hidden", "pixel_hidden"):
+        _checked_list(key, config[key], _SIDE)
+    _SIDE.check("components", config["components"])
+    if not config["pixel_hidden"]:
+        raise ValueError("the pixel network needs a hidden layer")
+    if not isinstance(config["offsets"], (list, tuple)):
+        raise ValueError(f"offsets must be a list of (dy, dx) pairs, got {config['offsets']!r}")
+    for offset in config["offsets"]:
+        dy, dx = _checked_list("offset", offset, _OFFSET, length=2)
+        if not (dy < 0 or (dy == 0 and dx < 0)):
+            raise ValueError(f"neighbourhood offset ({dy}, {dx}) is not before the pixel in raster order")
+    for low, high, rule in (("log_scale_min", "log_scale_max", _LOG_SCALE), ("std_min", "std_max", _STD)):
+        if rule.check(low, config[low]) > rule.check(high, config[high]):
+            raise ValueError(f"{low} {config[low]} is above {high} {config[high]}")
+
+
 def _validated_config(path, arrays):
     """The config of an exported PixelVAE after checking it and every array it implies."""
     if "config" not in arrays:
         raise ValueError(f"{path}: not an exported model (no 'config' entry)")
     try:
         config = json.loads(str(arrays["config"][()]))
-    except (json.JSONDecodeError, TypeError) as error:
-        raise ValueError(f"{path}: 'config' is not valid JSON ({error})") from error
+    except (json.JSONDecodeError, TypeError, RecursionError) as error:
+        raise ValueError(f"{path}: 'config' is not valid JSON ({type(error).__name__}: {str(error)[:100]})") from error
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: config must be a JSON object, got {type(config).__name__}")
     missing = [key for key in _CONFIG_KEYS if key not in config]
     if missing:
         raise ValueError(f"{path}: config lacks {missing}")
@@ -491,13 +535,10 @@ def _validated_config(path, arrays):
         raise ValueError(f"{path}: format {config['format']!r} is not {FORMAT!r}")
     if config["head"] != "logistic":
         raise ValueError(f"{path}: head {config['head']!r} is not supported for coding (only 'logistic')")
-    if len(config["image_shape"]) != 2 or min(config["image_shape"]) < 1:
-        raise ValueError(f"{path}: image_shape must be (height, width), got {config['image_shape']}")
-    if not config["pixel_hidden"] or config["components"] < 1:
-        raise ValueError(f"{path}: the pixel network needs a hidden layer and the head a component")
-    for dy, dx in config["offsets"]:
-        if not (dy < 0 or (dy == 0 and dx < 0)):
-            raise ValueError(f"{path}: neighbourhood offset ({dy}, {dx}) is not before the pixel in raster order")
+    try:
+        _check_config_values(config)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
     for name, shape in _expected_shapes(config).items():
         value = arrays.get(name)
         if value is None:
@@ -632,6 +673,8 @@ class PixelVAEModel:
         (..., 3K): the whole quantized CDF of each pixel (for inspection and tests)."""
         precision_bits = check_pixel_precision(precision_bits)
         raw = np.asarray(raw, dtype=np.float32)
+        if raw.ndim < 1 or raw.shape[-1] != 3 * self.num_components:
+            raise ValueError(f"raw head outputs must have shape (..., {3 * self.num_components}), got {raw.shape}")
         columns = np.ascontiguousarray(raw.reshape(-1, raw.shape[-1]).T)
         starts = np.empty((columns.shape[1], NUM_SYMBOLS + 1), dtype=np.int64)
         _starts_kernel(columns, *self._log_scale_range, precision_bits, starts)
