@@ -131,3 +131,13 @@ def test_popping_from_an_empty_message_stays_in_bounds(model):
     message = bb.Message(2)
     pixels = codec.pop(message)
     assert pixels.shape == (2, 20) and message.underflow_words > 0
+
+
+@pytest.mark.parametrize("x, kernel, bias", [
+    (np.ones((2, 3), np.float32), np.ones((5, 4), np.float32), np.ones(4, np.float32)),
+    (np.ones((2, 5), np.float32), np.ones((5, 4), np.float32), np.ones(2, np.float32)),
+], ids=["x narrower than the kernel", "bias shorter than the outputs"])
+def test_dense_refuses_shapes_that_do_not_match(x, kernel, bias):
+    """nn.dense, public and used by every per-image network, indexed x and bias by the kernel's sizes."""
+    with pytest.raises(ValueError, match="must match"):
+        bb.nn.dense(x, kernel, bias)
