@@ -27,10 +27,10 @@ Forward pass (float32 networks, float64 head; all of it from IEEE basic operatio
 
 Bit identity of the two sides
 -----------------------------
-Compress (teacher forcing) and decompress (pixel by pixel) run the same loop: for each pixel
-``i``, :func:`_pixel_network` (inline in both kernels) evaluates the network for all lanes
-at once (the inner loops run across lanes, vectorized), then the jitted functions
-:func:`_mixture_params` and :func:`_symbol_start` give each lane's interval (ordinary
+Compress (teacher forcing) and decompress (pixel by pixel) run the same loop, one kernel
+(:func:`_pixels_kernel`, both sides, so the network's code is compiled once): for each pixel
+``i``, :func:`_pixel_network` (inline) evaluates the network for all lanes at once (the inner
+loops run across lanes, vectorized), then the jitted functions :func:`_mixture_params` and :func:`_symbol_start` give each lane's interval (ordinary
 calls: inlining them into the search tripled the compile time).  The inputs are the same on
 both sides: the neighbourhood reads only pixels before ``i`` (decoded by then) and h(z)
 comes from the same latents.  Each float32 output is its bias, then ``+= input * weight``
@@ -43,7 +43,7 @@ The per-image dense layers (:func:`bbans_numba.nn.dense`, then :func:`bbans_numb
 Order on the message
 --------------------
 Push (:func:`_push_kernel`): pixels ``D-1, D-2, ..., 0``, lanes ``0 .. L-1`` within each
-pixel.  Pop (:func:`_pop_kernel`): pixels ``0 .. D-1``, lanes ``L-1 .. 0`` within each: the
+pixel.  Pop (:func:`_pixels_kernel` decoding): pixels ``0 .. D-1``, lanes ``L-1 .. 0`` within each: the
 exact mirror, so the stack unwinds.  Both code through the rANS steps of
 :mod:`bbans_numba.rans` (:func:`~bbans_numba.rans.push_step`,
 :func:`~bbans_numba.rans.pop_step`).
@@ -99,9 +99,11 @@ _COUNT = Integer(0, 1 << 16)     # latent_dim, features
 _OFFSET = Integer(-(1 << 16), 1 << 16)
 _LOG_SCALE = Real(-700.0, 700.0)  # exp(-log_scale), the inverse scale, stays finite
 _STD = Real(1e-30, 1e30)
+_NO_INTERVALS = np.zeros((0, 0), dtype=np.int64)  # starts, freqs of the decoding side
+_NO_MESSAGE = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint32), np.zeros(2, dtype=np.int64))
 
 
-# --- the per-pixel network and head (inline: the same code on both sides) ---------------------
+# --- the per-pixel network and head (the same code on both sides) -------------------------------
 
 
 @njit(cache=True, inline="always")
@@ -239,7 +241,9 @@ def _symbol_start(symbol, mixture, precision_bits):
 def _scratch(lanes, layout):
     """The work arrays of :func:`_pixel_network` and :func:`_mixture_params`:
     ``(inputs, rows_a, rows_b, hidden_a, hidden_b, raw, mixture)``."""
-    widest = max(layout[:, 0].max(), layout[:, 1].max())
+    widest = 0
+    for layer in range(layout.shape[0]):  # (a loop: array.max() would compile NumPy's reduction)
+        widest = max(widest, layout[layer, 0], layout[layer, 1])
     outputs = layout[-1, 1]
     return (np.zeros((layout[0, 0], lanes), dtype=np.float32), np.empty(widest, dtype=np.int64),
             np.empty(widest, dtype=np.int64), np.empty((widest, lanes), dtype=np.float32),
@@ -335,29 +339,55 @@ def _find_symbol(slot, mixture, precision_bits):
 
 
 @njit(cache=True, nogil=True)
-def _intervals_kernel(num_lanes, pixels, features, neighbours, scaled, layout, weights, log_scale_min, log_scale_max,
-                      precision_bits, starts, freqs, record_raw):
-    """Compress side: the interval ``[starts, starts + freqs)`` (L, D) of every known pixel,
-    teacher forced; returns the count of zero frequencies (0: see :func:`_symbol_start`).
-    Records the raw head outputs into ``record_raw`` (L, D, 3K) unless it is empty."""
+def _pixels_kernel(decode, num_lanes, pixels, features, neighbours, scaled, layout, weights, log_scale_min,
+                   log_scale_max, precision_bits, heads, words, counters, starts, freqs, record_raw, record_intervals):
+    """Both sides in one kernel, so that the pixel network (inline) is compiled once, not
+    once per side (a cold start compiles both sides: compress, then decompress).
+
+    ``decode`` False, compress side: the interval ``[starts, starts + freqs)`` (L, D) of every
+    known pixel, teacher forced; returns the count of zero frequencies (0: see
+    :func:`_symbol_start`); the message arrays are not touched.  ``decode`` True, decompress
+    side: pop (D, L) pixels into ``pixels`` in raster order, lanes ``L-1 .. 0`` within each
+    (the mirror of :func:`_push_kernel`) from the message ``heads, words, counters``;
+    ``starts, freqs`` are not touched; returns 0.  Either side records each pixel's raw head
+    outputs into ``record_raw`` (L, D, 3K) and the decoder its interval ``(start, end)`` into
+    ``record_intervals`` (L, D, 2) unless they are empty.
+    """
     num_pixels, lanes = pixels.shape
     inputs, rows_a, rows_b, hidden_a, hidden_b, raw, mixture = _scratch(lanes, layout)
+    mask = (np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1)
+    tail, underflow = counters[0], counters[1]
     zero_count = 0
     for i in range(num_pixels):
         _pixel_network(i, pixels, features, neighbours, scaled, layout, weights, inputs, rows_a, rows_b, hidden_a,
                        hidden_b, raw)
-        for lane in range(num_lanes):
-            _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
-            symbol = np.int64(pixels[i, lane])
-            start = _symbol_start(symbol, mixture, precision_bits)
-            end = _symbol_start(symbol + 1, mixture, precision_bits)
-            starts[lane, i] = start
-            freqs[lane, i] = end - start
-            if end <= start:
-                zero_count += 1
-            if record_raw.shape[0] > 0:
+        if decode:
+            for lane in range(num_lanes - 1, -1, -1):
+                _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
+                x = heads[lane]
+                symbol, start, end = _find_symbol(x & mask, mixture, precision_bits)
+                x, tail, underflow = pop_step(x, start, end - start, precision_bits, words, tail, underflow)
+                heads[lane] = x
+                pixels[i, lane] = symbol
+                if record_intervals.shape[0] > 0:
+                    record_intervals[lane, i, 0] = start
+                    record_intervals[lane, i, 1] = end
+        else:
+            for lane in range(num_lanes):
+                _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
+                symbol = np.int64(pixels[i, lane])
+                start = _symbol_start(symbol, mixture, precision_bits)
+                end = _symbol_start(symbol + 1, mixture, precision_bits)
+                starts[lane, i] = start
+                freqs[lane, i] = end - start
+                if end <= start:
+                    zero_count += 1
+        if record_raw.shape[0] > 0:
+            for lane in range(num_lanes):
                 for o in range(raw.shape[0]):  # (a slice assignment would bring in libm's log10)
                     record_raw[lane, i, o] = raw[o, lane]
+    if decode:
+        counters[0], counters[1] = tail, underflow
     return zero_count
 
 
@@ -371,35 +401,6 @@ def _push_kernel(heads, words, counters, precision_bits, starts, freqs):
         for lane in range(num_lanes):
             heads[lane], tail, underflow = push_step(heads[lane], starts[lane, i], freqs[lane, i], precision_bits,
                                                      words, tail, underflow)
-    counters[0], counters[1] = tail, underflow
-
-
-@njit(cache=True, nogil=True)
-def _pop_kernel(heads, words, counters, precision_bits, num_lanes, pixels, features, neighbours, scaled, layout,
-                weights, log_scale_min, log_scale_max, record_raw, record_intervals):
-    """Decompress side: pop (D, L) pixels into ``pixels`` in raster order, lanes ``L-1 .. 0``
-    within each (the mirror of the push).  Records each pixel's raw head outputs and interval
-    ``(start, end)`` (L, D, ...) unless the record arrays are empty."""
-    num_pixels, lanes = pixels.shape
-    inputs, rows_a, rows_b, hidden_a, hidden_b, raw, mixture = _scratch(lanes, layout)
-    mask = (np.uint64(1) << np.uint64(precision_bits)) - np.uint64(1)
-    tail, underflow = counters[0], counters[1]
-    for i in range(num_pixels):
-        _pixel_network(i, pixels, features, neighbours, scaled, layout, weights, inputs, rows_a, rows_b, hidden_a,
-                       hidden_b, raw)
-        for lane in range(num_lanes - 1, -1, -1):
-            _mixture_params(raw, lane, log_scale_min, log_scale_max, mixture)
-            x = heads[lane]
-            symbol, start, end = _find_symbol(x & mask, mixture, precision_bits)
-            x, tail, underflow = pop_step(x, start, end - start, precision_bits, words, tail, underflow)
-            heads[lane] = x
-            pixels[i, lane] = symbol
-            if record_raw.shape[0] > 0:
-                for o in range(raw.shape[0]):  # (a slice assignment would bring in libm's log10)
-                    record_raw[lane, i, o] = raw[o, lane]
-            if record_intervals.shape[0] > 0:
-                record_intervals[lane, i, 0] = start
-                record_intervals[lane, i, 1] = end
     counters[0], counters[1] = tail, underflow
 
 
@@ -725,8 +726,8 @@ class AutoregressivePixelCodec:
         freqs = np.empty_like(starts)
         raw = (np.empty((self.num_lanes, model.num_pixels, 3 * model.num_components), dtype=np.float32)
                if record_raw else _NO_RECORD_RAW)
-        zero_count = _intervals_kernel(self.num_lanes, model.lane_pixels(pixels), self._features, *model._network,
-                                       self.precision_bits, starts, freqs, raw)
+        zero_count = _pixels_kernel(False, self.num_lanes, model.lane_pixels(pixels), self._features, *model._network,
+                                    self.precision_bits, *_NO_MESSAGE, starts, freqs, raw, _NO_RECORD_INTERVALS)
         if zero_count:  # cannot happen (strictly increasing starts): kept as a guard
             raise_for_status(STATUS_ZERO_FREQUENCY)
         return (starts, freqs, raw) if record_raw else (starts, freqs)
@@ -753,9 +754,8 @@ class AutoregressivePixelCodec:
             record_raw = record["raw"] = np.zeros((self.num_lanes, num_pixels, 3 * self.model.num_components),
                                                   dtype=np.float32)
             record_intervals = record["intervals"] = np.zeros((self.num_lanes, num_pixels, 2), dtype=np.int64)
-        heads, words, counters = message.kernel_arrays()
-        _pop_kernel(heads, words, counters, self.precision_bits, self.num_lanes, pixels, self._features,
-                    *self.model._network, record_raw, record_intervals)
+        _pixels_kernel(True, self.num_lanes, pixels, self._features, *self.model._network, self.precision_bits,
+                       *message.kernel_arrays(), _NO_INTERVALS, _NO_INTERVALS, record_raw, record_intervals)
         return np.ascontiguousarray(pixels[:, :self.num_lanes].T)
 
 

@@ -459,29 +459,41 @@ def ndtri(p):
 FUNCTIONS = ("exp", "expm1", "log", "log1p", "softplus", "sigmoid", "erfc", "ndtr", "ndtri")
 
 
-@njit(cache=True, nogil=True)
-def _elementwise_kernel(function, x, out):
-    """``out[i] = FUNCTIONS[function](x[i])`` for flat float64 arrays."""
-    for i in range(x.size):
-        value = x[i]
-        if function == 0:
-            out[i] = exp(value)
-        elif function == 1:
-            out[i] = expm1(value)
-        elif function == 2:
-            out[i] = log(value)
-        elif function == 3:
-            out[i] = log1p(value)
-        elif function == 4:
-            out[i] = softplus(value)
-        elif function == 5:
-            out[i] = sigmoid(value)
-        elif function == 6:
-            out[i] = erfc(value)
-        elif function == 7:
-            out[i] = ndtr(value)
-        else:
-            out[i] = ndtri(value)
+def _elementwise_kernel(function):
+    """The jitted ``out[i] = FUNCTIONS[function](x[i])`` for flat float64 arrays.
+
+    One kernel per function, so that a caller compiles only the function it uses (all nine
+    inlined in one kernel took ~8 s to compile).  ``function`` is a constant of the closure:
+    Numba prunes the other branches, and its cache keys each kernel by that constant.
+    """
+
+    @njit(cache=True, nogil=True)
+    def kernel(x, out):
+        for i in range(x.size):
+            value = x[i]
+            if function == 0:
+                out[i] = exp(value)
+            elif function == 1:
+                out[i] = expm1(value)
+            elif function == 2:
+                out[i] = log(value)
+            elif function == 3:
+                out[i] = log1p(value)
+            elif function == 4:
+                out[i] = softplus(value)
+            elif function == 5:
+                out[i] = sigmoid(value)
+            elif function == 6:
+                out[i] = erfc(value)
+            elif function == 7:
+                out[i] = ndtr(value)
+            else:
+                out[i] = ndtri(value)
+
+    return kernel
+
+
+_ELEMENTWISE_KERNELS = {name: _elementwise_kernel(index) for index, name in enumerate(FUNCTIONS)}
 
 
 def elementwise(name, x):
@@ -498,5 +510,5 @@ def elementwise(name, x):
     x = np.asarray(x, dtype=np.float64)
     flat = np.ascontiguousarray(x).reshape(-1)
     out = np.empty_like(flat)
-    _elementwise_kernel(FUNCTIONS.index(name), flat, out)
+    _ELEMENTWISE_KERNELS[name](flat, out)
     return out.reshape(x.shape)

@@ -56,38 +56,54 @@ __all__ = [
 # ``exact - whole``, ties to the lower symbol (the order of a stable sort of the
 # remainders, descending; ``leftover // nonzero`` more to every possible symbol in the
 # rare case it exceeds them).  The remainder of rank ``r`` is found without sorting the
-# row: a search over remainder values, each probe a count of the remainders above it (a
-# vectorized pass), narrows it to a few candidates, which are then ordered exactly.
-_FEW = 8  # at most this many candidates are ranked by comparisons; more (near-ties) sorted
-_ROW_GROUP = 4  # rows whose masses are summed side by side (independent add chains)
+# row: counts at 1/4, 1/2 and 3/4 (taken while the remainders are computed) and then a
+# search over remainder values, each probe a count of the remainders above it (a
+# vectorized pass), narrow it to a few values, which are stepped through from the top.
+#
+# Cost per row (the per-step softmax tables of an autoregressive model quantize 784 rows
+# per call): the masses of ``_GROUP`` rows are summed side by side (the sum must follow
+# symbol order, so each row is one chain of dependent additions; several rows keep the
+# adder busy), each row's other passes are branch-free loops the compiler vectorizes, and
+# all scratch is allocated once per call.
+_FEW = 2  # the value search stops at this many candidates and steps through them
+_GROUP = 8  # rows whose masses are summed side by side (independent add chains)
 # Problems a row can have (the kernel returns the first, with its row).
 _FINE, _NOT_FINITE, _NEGATIVE, _NO_MASS, _TOO_MANY, _UNBALANCED = range(6)
-
-
-@njit(cache=True, inline="always")
-def _accumulate(mass, smallest, nonzero, value):
-    """One weight into a row's running sum, minimum and count of positive weights."""
-    return mass + value, min(smallest, value), nonzero + (value > 0.0)
+_NO_KEY = np.int64(-(1 << 63))  # below every key
+_TOP_KEY = np.int64((1 << 63) - 1)  # above every key
 
 
 @njit(cache=True, nogil=True)
-def _row_masses(probs, masses, nonzeros, smallest):
-    """Each row's sum in symbol order, count of positive weights and smallest weight;
-    rows in groups of four side by side (a group past the end repeats the last row)."""
+def _group_masses(probs, first, masses):
+    """``masses[g]``: the sum, in symbol order, of row ``first + g`` for ``g < _GROUP``
+    (eight chains side by side; a row past the end repeats the last)."""
     last = probs.shape[0] - 1
-    for first in range(0, probs.shape[0], _ROW_GROUP):
-        r0, r1, r2, r3 = first, min(first + 1, last), min(first + 2, last), min(first + 3, last)
-        m0 = m1 = m2 = m3 = 0.0
-        s0 = s1 = s2 = s3 = np.inf
-        n0 = n1 = n2 = n3 = 0
-        for k in range(probs.shape[1]):
-            m0, s0, n0 = _accumulate(m0, s0, n0, np.float64(probs[r0, k]))
-            m1, s1, n1 = _accumulate(m1, s1, n1, np.float64(probs[r1, k]))
-            m2, s2, n2 = _accumulate(m2, s2, n2, np.float64(probs[r2, k]))
-            m3, s3, n3 = _accumulate(m3, s3, n3, np.float64(probs[r3, k]))
-        masses[r0], masses[r1], masses[r2], masses[r3] = m0, m1, m2, m3
-        nonzeros[r0], nonzeros[r1], nonzeros[r2], nonzeros[r3] = n0, n1, n2, n3
-        smallest[r0], smallest[r1], smallest[r2], smallest[r3] = s0, s1, s2, s3
+    r0, r1, r2, r3 = first, min(first + 1, last), min(first + 2, last), min(first + 3, last)
+    r4, r5, r6, r7 = min(first + 4, last), min(first + 5, last), min(first + 6, last), min(first + 7, last)
+    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = 0.0
+    for k in range(probs.shape[1]):
+        m0 += np.float64(probs[r0, k])
+        m1 += np.float64(probs[r1, k])
+        m2 += np.float64(probs[r2, k])
+        m3 += np.float64(probs[r3, k])
+        m4 += np.float64(probs[r4, k])
+        m5 += np.float64(probs[r5, k])
+        m6 += np.float64(probs[r6, k])
+        m7 += np.float64(probs[r7, k])
+    masses[0], masses[1], masses[2], masses[3] = m0, m1, m2, m3
+    masses[4], masses[5], masses[6], masses[7] = m4, m5, m6, m7
+
+
+@njit(cache=True, nogil=True)
+def _first_bad_weight(probs, row):
+    """The problem of the first weight of ``row`` (symbol order) that is not finite or is
+    negative; ``_FINE`` if none is (a sum that overflowed)."""
+    for k in range(probs.shape[1]):
+        if not math.isfinite(probs[row, k]):
+            return _NOT_FINITE
+        if probs[row, k] < 0.0:
+            return _NEGATIVE
+    return _FINE
 
 
 @njit(cache=True, inline="always")
@@ -98,48 +114,145 @@ def _count_at_least(remainders, value):
     return count
 
 
+@njit(cache=True, inline="always")
+def _count_equal(values, value):
+    count = 0
+    for k in range(values.size):
+        count += values[k] == value
+    return count
+
+
+@njit(cache=True, inline="always")
+def _largest_key_below(keys, high_key):
+    """The largest of ``keys`` below ``high_key`` (an integer maximum: it vectorizes)."""
+    largest = _NO_KEY
+    for k in range(keys.size):
+        largest = max(largest, keys[k] if keys[k] < high_key else _NO_KEY)
+    return largest
+
+
+@njit(cache=True, inline="always")
+def _smallest_key_at_least(keys, low_key):
+    """The smallest of ``keys`` at or above ``low_key``."""
+    smallest = _TOP_KEY
+    for k in range(keys.size):
+        smallest = min(smallest, keys[k] if keys[k] >= low_key else _TOP_KEY)
+    return smallest
+
+
 @njit(cache=True, nogil=True)
-def _rank_symbol(remainders, possible, rank, candidates, bounds):
-    """The symbol of rank ``rank`` (1-based, below ``possible``, the number of
-    remainders >= 0) in the order (remainder descending, symbol ascending)
-    (``candidates``, ``bounds``: scratch of one slot per symbol, and of two)."""
-    low, high = 0.0, 1.0  # remainders lie in [0, 1); negative ones mark impossible symbols
-    at_low, at_high = possible, 0  # at_low >= rank > at_high remainders lie at or above them
+def _rank_threshold(remainders, keys, rank, low, high, at_low, at_high, value_of):
+    """``(value, last)``: the remainder of rank ``rank`` (1-based) in the order
+    (remainder descending, symbol ascending), and the last symbol holding that value
+    which still ranks within ``rank``, given a bracket: ``at_low >= rank > at_high``
+    remainders lie at or above ``low < high`` (0 <= low, high <= 1).
+
+    ``keys``: the remainders' bits as int64 (non-negative floats order as their bits,
+    the -1.0 of impossible symbols below them all); ``value_of``: scratch float64[1]
+    whose int64 view turns a key into its value.  Every pass over the row is a
+    branch-free count, minimum or maximum (floating-point extrema do not vectorize
+    without fastmath, integer ones do).
+    """
+    key_of = value_of.view(np.int64)
     while at_low - at_high > _FEW:
         # interpolate where the rank falls between the bounds, kept off both ends
         part = min(max((at_low - rank + 0.5) / (at_low - at_high), 0.0625), 0.9375)
         middle = low + (high - low) * part
-        if not low < middle < high:  # no float between: the bracket holds ties only
+        split = False
+        if low < middle < high:
+            at_middle = _count_at_least(remainders, middle)
+            split = at_high < at_middle < at_low
+            if at_middle >= rank:
+                low, at_low = middle, at_middle
+            else:
+                high, at_high = middle, at_middle
+        if not split:  # shrink the bracket onto the values inside it: the next probe splits
+            value_of[0] = low
+            key_of[0] = _smallest_key_at_least(keys, key_of[0])
+            low = value_of[0]
+            value_of[0] = high
+            key_of[0] = _largest_key_below(keys, key_of[0])
+            if value_of[0] == low:  # ties only
+                break
+            key_of[0] += 1  # the float after the largest value in the bracket
+            high = value_of[0]
+    # Step down through the values of the bracket, largest first (a few at most).
+    value_of[0] = high
+    high_key = key_of[0]
+    while True:
+        key_of[0] = _largest_key_below(keys, high_key)
+        ties = _count_equal(keys, key_of[0])
+        if at_high + ties >= rank:
             break
-        at_middle = _count_at_least(remainders, middle)
-        if at_middle >= rank:
-            low, at_low = middle, at_middle
-        else:
-            high, at_high = middle, at_middle
-    # The bracket's symbols, ascending.  One unsigned comparison of the float bits
-    # (non-negative floats order as their bits; the -1 of impossible symbols wraps
-    # around) keeps the rarely taken branch predictable.
-    bounds[0], bounds[1] = low, high
-    keys, bound_keys = remainders.view(np.int64), bounds.view(np.int64)
-    width = np.uint64(bound_keys[1] - bound_keys[0])
-    size = 0
+        at_high, high_key = at_high + ties, key_of[0]
+    value = value_of[0]
+    needed = rank - at_high  # the first ``needed`` of the ``ties`` symbols holding value
+    if needed == ties:
+        return value, remainders.size - 1
     for k in range(remainders.size):
-        if np.uint64(keys[k] - bound_keys[0]) < width:
-            candidates[size] = k
-            size += 1
-    rank -= at_high
-    if size > _FEW:  # near-ties: a stable sort
-        order = np.argsort(-remainders[candidates[:size]], kind="mergesort")
-        return candidates[order[rank - 1]]
-    for i in range(size):  # the candidate with exactly rank - 1 candidates before it
-        mine = remainders[candidates[i]]
-        before = 0
-        for j in range(size):
-            other = remainders[candidates[j]]
-            before += (other > mine) | ((other == mine) & (j < i))
-        if before == rank - 1:
-            return candidates[i]
-    return -1  # unreachable: some candidate has every rank below size
+        needed -= remainders[k] == value
+        if needed == 0:
+            return value, k
+    return value, -1  # unreachable: ``ties`` symbols hold value
+
+
+@njit(cache=True, nogil=True)
+def _quantize_row(probs, row, mass, total, wholes, remainders, value_of, cdf):
+    """Quantize row ``row`` of ``probs`` (its sum ``mass``) into ``cdf[row]``; returns the
+    row's problem (``_FINE`` if none).  ``wholes``, ``remainders``: scratch of one slot
+    per symbol; ``value_of``: scratch float64[1]."""
+    num_symbols = probs.shape[1]
+    keys = remainders.view(np.int64)
+    nonzero, negative = 0, False
+    for k in range(num_symbols):  # NaN or inf makes the sum non-finite
+        nonzero += probs[row, k] > 0.0
+        negative |= probs[row, k] < 0.0
+    if negative or not math.isfinite(mass):
+        problem = _first_bad_weight(probs, row)
+        if problem != _FINE:
+            return problem
+    if not mass > 0.0:
+        return _NO_MASS
+    if nonzero > total:
+        return _TOO_MANY
+    share = total - nonzero
+    whole_sum = 0
+    at_quarter = at_half = at_three_quarters = 0  # remainders at or above 1/4, 1/2, 3/4
+    for k in range(num_symbols):
+        weight = np.float64(probs[row, k])
+        exact = weight / mass * share
+        whole = min(np.int64(math.floor(exact)), share)
+        remainder = exact - whole if weight > 0.0 else -1.0  # in [0, 1) if possible
+        wholes[k], remainders[k] = whole, remainder
+        whole_sum += whole
+        at_quarter += remainder >= 0.25
+        at_half += remainder >= 0.5
+        at_three_quarters += remainder >= 0.75
+    leftover = share - whole_sum
+    each, rank = (leftover // nonzero, leftover % nonzero) if leftover > 0 else (0, 0)
+    # symbols up to (last_remainder, last_symbol) in that order get one unit more
+    last_remainder, last_symbol = 2.0, -1
+    if rank:  # the quarter of [0, 1) that holds the remainder of rank ``rank``
+        low, at_low, high, at_high = 0.0, nonzero, 0.25, at_quarter
+        if at_quarter >= rank:
+            low, at_low, high, at_high = 0.25, at_quarter, 0.5, at_half
+        if at_half >= rank:
+            low, at_low, high, at_high = 0.5, at_half, 0.75, at_three_quarters
+        if at_three_quarters >= rank:
+            low, at_low, high, at_high = 0.75, at_three_quarters, 1.0, 0
+        last_remainder, last_symbol = _rank_threshold(
+            remainders, keys, rank, low, high, np.int64(at_low), np.int64(at_high), value_of
+        )  # fmt: skip (int64 counts: one compiled version, not one per literal)
+    for k in range(num_symbols):  # frequencies, without data-dependent branches
+        remainder = remainders[k]
+        bonus = np.int64(remainder > last_remainder) + np.int64(remainder == last_remainder) * (k <= last_symbol)
+        wholes[k] = np.int64(remainder >= 0.0) * (1 + wholes[k] + each + bonus)
+    running = np.int64(0)
+    cdf[row, 0] = 0
+    for k in range(num_symbols):
+        running += wholes[k]
+        cdf[row, k + 1] = running
+    return _FINE if running == total else _UNBALANCED  # cannot be unbalanced below 2**52 symbols
 
 
 @njit(cache=True, nogil=True)
@@ -148,50 +261,16 @@ def _largest_remainder_cdf(probs, precision_bits, cdf):
     ``(problem, row)`` of the first row that cannot be quantized (``(_FINE, -1)`` if none)."""
     total = np.int64(1) << precision_bits
     num_rows, num_symbols = probs.shape
-    masses, smallest = np.empty(num_rows), np.empty(num_rows)
-    nonzeros = np.empty(num_rows, dtype=np.int64)
-    _row_masses(probs, masses, nonzeros, smallest)
+    masses = np.empty(_GROUP)
     remainders = np.empty(num_symbols)
     wholes = np.empty(num_symbols, dtype=np.int64)
-    candidates = np.empty(num_symbols, dtype=np.int64)
-    bounds = np.empty(2)
-    for row in range(num_rows):
-        mass, nonzero = masses[row], nonzeros[row]
-        if not (math.isfinite(mass) and smallest[row] >= 0.0):  # a bad weight, or a sum past 1e308
-            for k in range(num_symbols):
-                if not math.isfinite(probs[row, k]):
-                    return _NOT_FINITE, row
-                if probs[row, k] < 0.0:
-                    return _NEGATIVE, row
-        if not mass > 0.0:
-            return _NO_MASS, row
-        if nonzero > total:
-            return _TOO_MANY, row
-        share = total - nonzero
-        whole_sum = 0
-        for k in range(num_symbols):
-            weight = np.float64(probs[row, k])
-            exact = weight / mass * share
-            whole = min(np.int64(math.floor(exact)), share)
-            wholes[k] = whole
-            remainders[k] = exact - whole if weight > 0.0 else -1.0
-            whole_sum += whole
-        leftover = share - whole_sum
-        each, rank = (leftover // nonzero, leftover % nonzero) if leftover > 0 else (0, 0)
-        # symbols up to (last_remainder, last_symbol) in that order get one unit more
-        last_symbol = _rank_symbol(remainders, nonzero, rank, candidates, bounds) if rank else -1
-        last_remainder = remainders[last_symbol] if rank else 2.0
-        for k in range(num_symbols):  # frequencies, without data-dependent branches
-            remainder = remainders[k]
-            bonus = np.int64(remainder > last_remainder) + np.int64(remainder == last_remainder) * (k <= last_symbol)
-            wholes[k] = np.int64(remainder >= 0.0) * (1 + wholes[k] + each + bonus)
-        running = np.int64(0)
-        cdf[row, 0] = 0
-        for k in range(num_symbols):
-            running += wholes[k]
-            cdf[row, k + 1] = running
-        if running != total:  # cannot happen below 2**52 symbols
-            return _UNBALANCED, row
+    value_of = np.empty(1)
+    for first in range(0, num_rows, _GROUP):
+        _group_masses(probs, first, masses)
+        for row in range(first, min(first + _GROUP, num_rows)):
+            problem = _quantize_row(probs, row, masses[row - first], total, wholes, remainders, value_of, cdf)
+            if problem != _FINE:
+                return problem, row
     return _FINE, -1
 
 
@@ -220,6 +299,8 @@ def quantized_cdf(probs, precision_bits):
     if probs.ndim < 1 or probs.shape[-1] < 1:
         raise ValueError(f"probs must have shape (..., K) with K >= 1, got {probs.shape}")
     rows = np.ascontiguousarray(probs.reshape(-1, probs.shape[-1]))
+    if not rows.flags.writeable:  # one compiled kernel per dtype, not a second for read-only input
+        rows = rows.copy()
     cdf = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint32)
     problem, row = _largest_remainder_cdf(rows, precision_bits, cdf)
     if problem == _NOT_FINITE or problem == _NEGATIVE:
@@ -308,7 +389,11 @@ def share_start(symbol, cdf_value, num_symbols, precision_bits):
     return symbol + min(np.int64(math.floor(clipped * spare)), spare)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, nogil=True)
 def std_normal_cdf(x):
-    """Phi(x), by :func:`bbans_numba.portable.ndtr` (no libm: the same bits everywhere)."""
+    """Phi(x), by :func:`bbans_numba.portable.ndtr` (no libm: the same bits everywhere).
+
+    An ordinary call, not inlined: ``ndtr`` is large, and the Gaussian family's kernels
+    call it from several places (two starts per interval, push and pop); inlined, each copy
+    was compiled anew (~20 s of a cold start).  A call changes no bit (no fastmath)."""
     return portable.ndtr(x)

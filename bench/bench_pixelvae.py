@@ -5,6 +5,8 @@ Usage (from the repository root)::
     python bench/bench_pixelvae.py --model PATH.npz                # an exported PixelVAE, 10k MNIST test images
     python bench/bench_pixelvae.py --model PATH.npz --limit 2000 --lanes 64
     python bench/bench_pixelvae.py --random                        # random weights, default sizes (speed only)
+    python bench/bench_pixelvae.py --random --cold-start           # first compress + decompress, empty Numba cache
+    python bench/bench_pixelvae.py --cold-start --model mnist-mlp  # the same for any model bb.compress takes
 
 Measures, in one warm process (Numba cache warm after a first small round trip):
 
@@ -19,11 +21,23 @@ Measures, in one warm process (Numba cache warm after a first small round trip):
   (process time, which other processes' load inflates less than wall time).
 
 Prints a Markdown table and writes ``--json`` if given.
+
+``--cold-start`` instead measures, in a fresh process with an empty Numba cache (a new
+``NUMBA_CACHE_DIR``): the import, the first ``bb.compress`` of 8 images and the first
+``bb.decompress`` (both dominated by compiling the kernels), and then the same in a second
+fresh process reading that cache (warm start), in wall and in CPU seconds (process time:
+less inflated by other processes on a shared machine); with the compile time (CPU) of each
+jitted function (Numba's compile events; nested calls are counted inside their callers too).
+``--random`` there uses the sizes of the ``pixelvae`` recipe (compile time does not depend
+on sizes); ``--model`` is anything ``bb.compress(model=...)`` takes.
 """
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -135,6 +149,78 @@ def reference_negative_elbo(model, images, batch=10):
     return float(np.concatenate(total).mean() / model.num_pixels)
 
 
+_COLD_START_CHILD = """
+import json, resource, sys, time
+from collections import defaultdict
+from numba.core import event
+
+compile_s, began = defaultdict(float), {}
+
+
+class Compiles(event.Listener):
+    def on_start(self, ev):
+        began[id(ev.data["dispatcher"]), str(ev.data["args"])] = time.process_time()
+
+    def on_end(self, ev):
+        function = ev.data["dispatcher"].py_func
+        seconds = time.process_time() - began.pop((id(ev.data["dispatcher"]), str(ev.data["args"])))
+        compile_s[function.__module__ + "." + function.__qualname__] += seconds
+
+
+def cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+event.register("numba:compile", Compiles())
+times = [(time.perf_counter(), cpu())]
+import numpy as np
+import bbans_numba as bb
+from bbans_numba import pixelvae as pv
+times.append((time.perf_counter(), cpu()))
+spec = sys.argv[1]
+model = (pv.PixelVAEModel("random", pv.random_arrays(features=8, pixel_hidden=(48, 48))) if spec == "random"
+         else spec)
+images = bb.load_images("mnist:sample")[:8]
+times.append((time.perf_counter(), cpu()))
+blob = bb.compress(images, model=model)
+times.append((time.perf_counter(), cpu()))
+assert np.array_equal(bb.decompress(blob, model=model), images)
+times.append((time.perf_counter(), cpu()))
+(wall0, cpu0), (wall1, cpu1), (wall2, cpu2), (wall3, cpu3), (wall4, cpu4) = times
+print(json.dumps(dict(import_s=wall1 - wall0, compress_s=wall3 - wall2, decompress_s=wall4 - wall3,
+                      total_s=wall4 - wall0, import_cpu_s=cpu1 - cpu0, compress_cpu_s=cpu3 - cpu2,
+                      decompress_cpu_s=cpu4 - cpu3, total_cpu_s=cpu4 - cpu0,
+                      compile_s=dict(sorted(compile_s.items(), key=lambda item: -item[1])))))
+"""
+
+
+def cold_start(spec):
+    """(cold, warm) timings of :data:`_COLD_START_CHILD` for model ``spec`` ("random" or a
+    ``bb.compress`` model), each in a fresh process; cold with an empty Numba cache."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    with tempfile.TemporaryDirectory() as cache:
+        env["NUMBA_CACHE_DIR"] = cache
+        runs = [subprocess.run([sys.executable, "-c", _COLD_START_CHILD, spec], env=env, capture_output=True,
+                               text=True, check=True) for _ in range(2)]
+    return [json.loads(run.stdout.splitlines()[-1]) for run in runs]
+
+
+def print_cold_start(spec, top=12):
+    load_before = os.getloadavg()[0]
+    cold, warm = cold_start(spec)
+    print(f"Start of model {spec!r}, 8 images (load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}):")
+    for name, run in (("cold (empty Numba cache)", cold), ("warm (cached)", warm)):
+        for unit, suffix in (("wall", "_s"), ("CPU", "_cpu_s")):
+            print(f"  {name:26s} {unit:4s}: import {run['import' + suffix]:5.1f} s, first compress "
+                  f"{run['compress' + suffix]:5.1f} s, first decompress {run['decompress' + suffix]:5.1f} s, "
+                  f"total {run['total' + suffix]:5.1f} s")
+    print(f"Compile time by function, cold, CPU (top {top}; a caller's time includes its callees'):")
+    for name, seconds in list(cold["compile_s"].items())[:top]:
+        print(f"  {seconds:6.2f} s  {name}")
+    return cold, warm
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
@@ -145,7 +231,14 @@ def main(argv=None):
     parser.add_argument("--lanes", type=int, default=bb.settings.DEFAULT_LANES)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--cold-start", action="store_true",
+                        help="measure the start with an empty Numba cache instead (module docstring)")
     args = parser.parse_args(argv)
+    if args.cold_start:
+        cold, warm = print_cold_start("random" if args.random else args.model)
+        if args.json:
+            report.write_json(args.json, report.machine_info(), [dict(cold=cold, warm=warm)], vars(args))
+        return
 
     model = pv.load_pixelvae(args.model) if args.model else pv.PixelVAEModel("random", pv.random_arrays())
     images = bb.load_images(args.data)[:args.limit]

@@ -296,14 +296,37 @@ def run_constriction(name, num_symbols, repeats, rng, chunk_rows=1 << 16):
 
 
 def breakdown(num_lanes, num_symbols, chunk_steps, repeats, rng):
-    """Split encode/decode of the fixed and beta-binomial cases into their stages."""
+    """Split encode/decode of the fixed, categorical and beta-binomial cases into their stages."""
     num_steps = max(1, num_symbols // num_lanes)
     total = num_lanes * num_steps
     rows = []
 
-    def stage(label, function, setup=None):
+    def stage(label, function, setup=None, symbols=total):
         seconds, _, _ = timed(function, repeats, setup)
-        rows.append({"stage": label, "seconds": seconds, "ns_per_symbol": 1e9 * seconds / total})
+        rows.append({"stage": label, "seconds": seconds, "ns_per_symbol": 1e9 * seconds / symbols})
+
+    # categorical: a new (lanes, 256) table per step, one step per call (as in run_ours)
+    cat_lanes, cat_steps = CATEGORICAL_SHAPE
+    cat = make_case("categorical", cat_lanes, cat_steps, rng)
+    split_chunks("categorical", cat, 1)
+    steps = list(zip(cat["chunks"]["rows"], cat["chunks"]["symbols"]))
+    built = [codecs.Categorical(r, PRECISION) for r, _ in steps]
+    cat_total = cat_lanes * cat_steps
+    stage("categorical: quantize each step's rows (quantized_cdf)", lambda _: [quantize.quantized_cdf(r, PRECISION) for r, _ in steps], symbols=cat_total)  # fmt: skip
+    stage("categorical: build each step's codec (Categorical)", lambda _: [codecs.Categorical(r, PRECISION) for r, _ in steps], symbols=cat_total)  # fmt: skip
+
+    def push_all(message):
+        for codec, (_, s) in zip(built, steps):
+            codec.push(message, s)
+        return message
+
+    stage("categorical: push, codecs built (tables cold)", push_all, setup=lambda: bb.Message(cat_lanes), symbols=cat_total)
+    encoded = push_all(bb.Message(cat_lanes)).to_bytes()
+    stage(
+        "categorical: pop, codecs built (tables cold)",
+        lambda m: [c.pop(m, num_steps=1) for c in reversed(built)],
+        setup=lambda: bb.Message.from_bytes(encoded), symbols=cat_total,
+    )  # fmt: skip
 
     fixed = make_case("fixed", num_lanes, num_steps, rng)
     codec = codecs.Categorical(fixed["probs"], PRECISION)
@@ -431,7 +454,7 @@ def main(argv=None):
                         help="symbols for constriction's per-symbol-table rows (float rows are precomputed)")  # fmt: skip
     parser.add_argument("--cases", default=",".join(ALL_CASES), help="comma-separated subset of " + ",".join(ALL_CASES))
     parser.add_argument("--sweep", action="store_true", help="lanes sweep for the fixed table")
-    parser.add_argument("--breakdown", action="store_true", help="time the stages of the fixed and beta-binomial cases")
+    parser.add_argument("--breakdown", action="store_true", help="time the stages of the fixed, categorical and beta-binomial cases")
     parser.add_argument("--threads", type=int, default=0,
                         help="Numba threads for the parallel table/interval kernels (default: all cores)")  # fmt: skip
     parser.add_argument("--no-constriction", action="store_true")

@@ -92,14 +92,22 @@ def test_export_round_trip(tmp_path):
     np.testing.assert_array_equal(arrays["pixel.output.kernel"], model.pixel_out.get_weights()[0])
 
 
-def test_train_command_keeps_best_checkpoint_and_export(tmp_path):
-    from training import pixelvae_train
+def test_train_command_writes_checkpoint_and_codec_model(tmp_path, capsys):
+    """``training.train`` trains the default recipe (a PixelVAE) within a tiny time budget:
+    OUT.keras and OUT.npz written, the .npz loads as the codec's model, KL reported."""
+    from bbans_numba.pixelvae import load_pixelvae
+    from training import train
 
-    arch = json.dumps(dict(latent_dim=2, features=2, encoder_hidden=[8], decoder_hidden=[8],
-                           rows_above=1, half_width=1, left=1, pixel_hidden=[8], components=2))
-    pixelvae_train.main(["--data", "mnist:sample", "--out", str(tmp_path), "--limit", "40", "--max-epochs", "2",
-                         "--time-budget", "5", "--set", arch, "--test", "mnist:sample"])
-    result = json.loads((tmp_path / "result.json").read_text())
-    config, arrays = load_npz(tmp_path / "best.npz")
-    assert config["pixel_hidden"] == [8] and arrays["pixel.hidden0.kernel"].shape == (4 + 2, 8)
-    assert result["validation_images"] == 2 and 0 < result["test_bits_per_dim"] < 9
+    sizes = json.dumps(dict(latent_dim=2, features=2, encoder_hidden=[8], decoder_hidden=[8], rows_above=1,
+                            half_width=1, left=1, pixel_hidden=[8], components=2))
+    train.main(["--data", "mnist:sample", "--out", str(tmp_path / "run" / "tiny"), "--limit", "40", "--epochs", "3",
+                "--time-budget", "0.001", "--set", sizes, "--test", "mnist:sample"])
+    log = capsys.readouterr().out
+    assert "PixelVAE" in log and "epoch 1/3: loss " in log and "bits/image" in log
+    assert "stopping after epoch 1" in log and "epoch 2/3" not in log
+    model = load_pixelvae(tmp_path / "run" / "tiny.npz")
+    assert model.config["pixel_hidden"] == [8] and len(model.offsets) == 4 and model.latent_dim == 2
+    result = json.loads((tmp_path / "run" / "tiny.json").read_text())
+    assert result["recipe"] == "pixelvae" and result["validation_images"] == 2 and result["best_epoch"] == 1
+    assert 0 < result["test_bits_per_dim"] < 9 and result["test_kl_bits_per_image"] >= 0
+    assert (tmp_path / "run" / "tiny.keras").exists() and (tmp_path / "run" / "tiny.csv").exists()

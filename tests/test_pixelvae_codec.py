@@ -233,7 +233,7 @@ def test_coding_path_has_no_platform_math(model):
     codec.push(message, images.reshape(2, -1))
     codec.pop(message, record={})
     model.interval_starts(model.head_params(images, mean), PRECISION)
-    kernels = [pv._intervals_kernel, pv._push_kernel, pv._pop_kernel, pv._mixture_params, pv._symbol_start,
+    kernels = [pv._pixels_kernel, pv._push_kernel, pv._mixture_params, pv._symbol_start,
                pv._starts_kernel, nn.dense, nn.relu, pv._clipped_softplus]
     assert all(kernel.signatures for kernel in kernels), [k.__name__ for k in kernels if not k.signatures]
     assert inspect_dispatchers(kernels) == []

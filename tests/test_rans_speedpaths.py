@@ -9,6 +9,7 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numba import njit
@@ -52,10 +53,12 @@ def table_cases(draw):
     precision_bits = draw(st.integers(max(1, math.ceil(math.log2(num_symbols))), 24))
     num_lanes = draw(st.sampled_from([1, 3, 64]))
     num_steps = draw(st.integers(1, 12))
-    per_lane = draw(st.booleans())
+    batch = draw(st.sampled_from([(), (num_lanes,), (num_lanes, num_steps)]))  # shared, per lane, per symbol
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    shape = (num_lanes, num_symbols) if per_lane else (num_symbols,)
-    probs = rng.dirichlet(np.full(num_symbols, draw(st.sampled_from([0.05, 1.0]))), size=shape[:-1] or None)
+    probs = rng.dirichlet(np.full(num_symbols, draw(st.sampled_from([0.05, 1.0]))), size=batch or None)
+    if draw(st.booleans()):  # impossible symbols: empty intervals a pop must step over
+        probs = probs * (rng.random(probs.shape) < 0.5)
+        probs[..., rng.integers(num_symbols)] += 1.0
     return probs, precision_bits, num_lanes, num_steps, rng
 
 
@@ -63,11 +66,13 @@ def table_cases(draw):
 def test_table_paths_match_explicit_intervals(case):
     probs, precision_bits, num_lanes, num_steps, rng = case
     codec = codecs.Categorical(probs, precision_bits)
-    rows = np.broadcast_to(codec.cdf.astype(np.int64), (num_lanes, codec.num_symbols + 1))
-    freqs = np.diff(rows, axis=1)
-    symbols = np.stack([rng.choice(codec.num_symbols, size=num_steps, p=f / f.sum()) for f in freqs])
-    starts = np.take_along_axis(rows, symbols, axis=1)
-    ends = np.take_along_axis(rows, symbols + 1, axis=1)
+    cdf = codec.cdf.astype(np.int64)
+    cdf = cdf.reshape(cdf.shape[:-1] + (1,) * (3 - cdf.ndim) + cdf.shape[-1:])  # (A, B, K + 1)
+    rows = np.broadcast_to(cdf, (num_lanes, num_steps, codec.num_symbols + 1))
+    freqs = np.diff(rows, axis=-1)
+    symbols = np.array([[rng.choice(codec.num_symbols, p=f / f.sum()) for f in lane] for lane in freqs])
+    starts = np.take_along_axis(rows, symbols[..., None], axis=-1)[..., 0]
+    ends = np.take_along_axis(rows, symbols[..., None] + 1, axis=-1)[..., 0]
     fast, plain = bb.Message(num_lanes), bb.Message(num_lanes)
     codec.push(fast, symbols)
     plain.push_batch(starts, ends - starts, precision_bits)
@@ -204,12 +209,11 @@ def _largest_remainder_reference(weights, precision_bits):
     return freqs
 
 
-@st.composite
-def weight_rows(draw):
-    """Rows with ties, zeros, near-integer shares and crowded remainders."""
-    num_symbols = draw(st.sampled_from([1, 2, 3, 17, 256, 300]))
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    style = draw(st.sampled_from(["dirichlet", "equal", "few-values", "spread", "sparse", "dyadic", "crowded"]))
+def _draw_weights(draw, num_symbols, rng):
+    style = draw(st.sampled_from([
+        "dirichlet", "equal", "few-values", "spread", "sparse", "dyadic", "crowded", "one-huge",
+        "denormal", "off-sum", "softmax", "two-levels",
+    ]))  # fmt: skip
     if style == "dirichlet":
         weights = rng.dirichlet(np.full(num_symbols, 0.3))
     elif style == "equal":
@@ -222,13 +226,40 @@ def weight_rows(draw):
         weights = rng.random(num_symbols) * (rng.random(num_symbols) < 0.2)
     elif style == "dyadic":
         weights = np.round(rng.random(num_symbols) * 8) / 8
-    else:  # many remainders within a hair of each other
+    elif style == "crowded":  # many remainders within a hair of each other
         weights = 1.0 + rng.integers(0, 3, num_symbols) * 1e-13
+    elif style == "one-huge":  # one weight dwarfs the rest (their shares are all below 1)
+        weights = rng.random(num_symbols) * 1e-12
+        weights[rng.integers(num_symbols)] = 1e30
+    elif style == "denormal":  # subnormal weights (float64), alone or beside normal ones
+        weights = rng.integers(0, 4, num_symbols) * 5e-324
+        weights[rng.random(num_symbols) < 0.1] += 1e-310
+    elif style == "off-sum":  # a normalized row off 1 by float noise
+        weights = rng.random(num_symbols)
+        weights = weights / weights.sum() * (1.0 + rng.choice([-1e-7, -1e-15, 1e-15, 1e-7]))
+    elif style == "softmax":  # a confident head in float32: most weights far below the peak
+        logits = rng.normal(0, 12, num_symbols)
+        weights = np.exp(logits - logits.max())
+    else:  # two values: every remainder ties with half the row
+        weights = np.where(rng.random(num_symbols) < 0.5, 1.0, 3.0)
     weights[0] += 0.0 if weights.sum() > 0 else 1.0
-    dtype = draw(st.sampled_from([np.float64, np.float32]))
-    weights = weights.astype(dtype)
-    needed = max(1, math.ceil(math.log2(max(int((weights > 0).sum()), 1))))
-    return weights, draw(st.integers(needed, 31))
+    return weights.astype(draw(st.sampled_from([np.float64, np.float32])))
+
+
+def _needed_bits(rows):
+    return max(1, math.ceil(math.log2(max(int(np.count_nonzero(rows, axis=-1).max()), 1))))
+
+
+@st.composite
+def weight_rows(draw):
+    """Rows with ties, zeros, near-integer shares, crowded remainders, one huge weight,
+    subnormals and sums a hair off 1."""
+    num_symbols = draw(st.sampled_from([1, 2, 3, 17, 256, 300]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    weights = _draw_weights(draw, num_symbols, rng)
+    if (weights > 0).sum() == 0:  # float32 underflow of subnormal float64 weights
+        weights[0] = 1
+    return weights, draw(st.integers(_needed_bits(weights), 31))
 
 
 @settings(max_examples=300)
@@ -240,6 +271,37 @@ def test_fast_largest_remainder_equals_the_sort(row):
     expected = _largest_remainder_reference(weights.astype(np.float64), precision_bits)
     assert quantize.quantize_probs(weights, precision_bits).tolist() == expected.tolist()
     assert quantize.quantize_probs(np.stack([weights] * 5), precision_bits).tolist() == [expected.tolist()] * 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 21), st.sampled_from([3, 256]), st.integers(9, 24), st.integers(0, 2**32 - 1), st.data())
+def test_fast_largest_remainder_of_a_batch_is_the_sort_per_row(num_rows, num_symbols, precision_bits, seed, data):
+    """Rows quantized together (masses summed several rows side by side) come out as each
+    row alone through the stable sort."""
+    rng = np.random.default_rng(seed)
+    rows = np.stack([_draw_weights(data.draw, num_symbols, rng).astype(np.float64) for _ in range(num_rows)])
+    dtype = data.draw(st.sampled_from([np.float64, np.float32]))
+    rows = rows.astype(dtype)
+    rows[(rows > 0).sum(axis=-1) == 0, 0] = 1
+    precision_bits = max(precision_bits, _needed_bits(rows))
+    expected = [_largest_remainder_reference(row.astype(np.float64), precision_bits).tolist() for row in rows]
+    assert quantize.quantize_probs(rows, precision_bits).tolist() == expected
+
+
+def test_quantize_reports_the_first_bad_row_and_its_first_problem():
+    """Rows are checked in order (across the groups summed side by side); in a row the
+    first bad weight in symbol order names the problem."""
+    rows = np.ones((19, 4))
+    rows[11] = [1.0, -1.0, np.nan, 1.0]  # negative first
+    rows[13] = [np.nan, -1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match=r"finite and non-negative \(row 11\)"):
+        quantize.quantize_probs(rows, 8)
+    rows[11] = 0.0
+    with pytest.raises(ValueError, match=r"positive total mass \(row 11 has none\)"):
+        quantize.quantize_probs(rows, 8)
+    rows[11] = 1e308  # the sum overflows: every weight is fine, the row is shared out evenly
+    rows[13] = 1.0
+    assert quantize.quantize_probs(rows, 8)[11].tolist() == [64, 64, 64, 64]
 
 
 @given(st.integers(1, 300), st.integers(9, 24), st.sampled_from([np.float32, np.float64]), st.integers(0, 2**32 - 1))

@@ -17,8 +17,8 @@ from bbans_numba.likelihoods.beta_binomial import keras_lgamma
 from bbans_numba.model import load_model
 from training.evaluate import negative_elbo_bits
 from training.export import export_npz
-from training.models import RECIPES, VAE, build_vae
-from training.train import EpochReport, output_paths, split_images
+from training.models import DEFAULT_RECIPE, RECIPES, VAE, build_model
+from training.train import WallClock, output_paths, split_images
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = dict(image_shape=(3, 4), latent_dim=2,
@@ -111,12 +111,16 @@ def test_export_matches_keras(vae, batch, tmp_path, weight_dtype, rtol):
 def test_recipes_by_name():
     encoder = (784 * 500 + 500) + (500 * 2 * 50 + 2 * 50)
     decoder = (50 * 500 + 500) + (500 * 2 * 784 + 2 * 784)
-    assert build_vae("mlp-bb").count_params() == encoder + decoder
-    assert {"mlp-bb", "resmlp-bb"} <= set(RECIPES)
+    assert build_model("mlp-bb").count_params() == encoder + decoder
+    assert {"mlp-bb", "resmlp-bb", "pixelvae"} <= set(RECIPES) and DEFAULT_RECIPE == "pixelvae"
+    pixelvae = build_model(image_shape=(5, 6), overrides={"pixel_hidden": [7]})
+    assert pixelvae.pixel_hidden == (7,) and pixelvae.features == RECIPES["pixelvae"]["model"]["features"]
     with pytest.raises(ValueError, match="unknown recipe 'cnn'"):
-        build_vae("cnn")
+        build_model("cnn")
     with pytest.raises(ValueError, match="unknown likelihood 'poisson'"):
-        build_vae("mlp-bb", likelihood="poisson")
+        build_model("mlp-bb", overrides={"likelihood": "poisson"})
+    with pytest.raises(ValueError, match="has no setting 'hidden_units'"):
+        build_model("pixelvae", overrides={"hidden_units": 3})
 
 
 def test_unsupported_activation_is_refused_before_training():
@@ -126,9 +130,9 @@ def test_unsupported_activation_is_refused_before_training():
 
 
 def test_output_paths():
-    assert output_paths("runs/m") == (Path("runs/m.keras"), Path("runs/m.npz"))
-    assert output_paths("runs/m.keras") == (Path("runs/m.keras"), Path("runs/m.npz"))
-    assert output_paths("runs/m.v2") == (Path("runs/m.v2.keras"), Path("runs/m.v2.npz"))
+    assert output_paths("runs/m")[:2] == (Path("runs/m.keras"), Path("runs/m.npz"))
+    assert output_paths("runs/m.keras") == output_paths("runs/m")
+    assert output_paths("runs/m.v2") == tuple(Path("runs/m.v2" + s) for s in (".keras", ".npz", ".csv", ".json"))
 
 
 def test_split_images():
@@ -141,21 +145,32 @@ def test_split_images():
         split_images(images, 0.5, 1, seed=0)
 
 
-def test_time_budget_stops_after_the_current_epoch():
+def test_time_budget_stops_within_the_budget():
     class FakeModel:
         stop_training = False
+        optimizer = keras.optimizers.Adam(1e-3)
 
-    report = EpochReport(epochs=5, budget_seconds=0.0)
-    report.set_model(FakeModel())
-    report.on_epoch_begin(0)
-    report.on_epoch_end(0, {"loss": 2.0})
-    assert report.model.stop_training
+    clock = WallClock(budget_seconds=3600.0)
+    clock.set_model(FakeModel())
+    clock.on_train_begin()
+    clock.on_epoch_begin(0)
+    clock.on_train_batch_end(0)
+    clock.on_epoch_end(0, {"loss": 2.0})
+    assert not clock.model.stop_training  # an hour left, the epoch took a moment
+    clock.longest_epoch = 3600.0  # the next epoch would not end within the budget
+    clock.on_epoch_end(1, {"loss": 2.0})
+    assert clock.model.stop_training
+    clock = WallClock(budget_seconds=0.0)
+    clock.set_model(FakeModel())
+    clock.on_train_begin()
+    clock.on_train_batch_end(0)  # mid-epoch, at the latest after the batch during which it ran out
+    assert clock.model.stop_training
 
 
 def test_logistic_mixture_vae_exports_and_codes_losslessly(tmp_path):
     """The fast version of the end-to-end proof: training code -> export -> bb.compress -> decompress."""
     keras.utils.set_random_seed(0)
-    vae = build_vae("mlp-bb", likelihood={"name": "logistic_mixture", "num_components": 2})
+    vae = build_model("mlp-bb", overrides={"likelihood": {"name": "logistic_mixture", "num_components": 2}})
     export_npz(vae, tmp_path / "lm.npz")
     images = bb.load_images("mnist:sample")[:3]
     blob = bb.compress(images, model=tmp_path / "lm.npz")
@@ -176,7 +191,7 @@ def test_train_and_evaluate_end_to_end(tmp_path):
                      cwd=tmp_path)
     out = tmp_path / "run" / "tiny"
     assert "parameters" in log and "epoch 1/2: loss " in log and "validation loss" in log and "bits/dim" in log
-    assert "stopping after epoch 1" in log and "epoch 2/2" not in log
+    assert "bits/image" in log and "stopping after epoch 1" in log and "epoch 2/2" not in log
     assert load_model(f"{out}.npz").latent_dim == 50
     reports = [run_module("training.evaluate", "--model", path, "--data", "mnist:sample", "--limit", "8",
                           "--samples", "2") for path in (f"{out}.npz", f"{out}.keras")]

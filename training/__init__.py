@@ -11,9 +11,10 @@ run it from the repository root or put the root on ``PYTHONPATH``.
 Modules
 -------
 ``training.models``    the VAE built from the registry (bbans_numba.architectures, bbans_numba.likelihoods),
-                       recipes by name, the loss (negative ELBO in bits/dim).
-``training.export``    a trained Keras model -> the ``.npz`` that ``bbans_numba.model`` loads.
-``training.train``     ``python -m training.train --data SPEC --out PATH [--model RECIPE] [--likelihood NAME]``.
+                       recipes by name (both kinds), the loss (negative ELBO in bits/dim).
+``training.pixelvae``  the PixelVAE (local autoregressive pixel decoder), its loss and export.
+``training.export``    a trained Keras model -> the ``.npz`` that ``bbans --model`` loads.
+``training.train``     ``python -m training.train --data SPEC --out PATH [--model RECIPE] [--time-budget MINUTES]``.
 ``training.evaluate``  ``python -m training.evaluate --model PATH --data SPEC``.
 ``training.speed``     ``python -m training.speed --model mnist``: encode/decode timings.
 """

@@ -1,8 +1,11 @@
-"""Export a trained Keras VAE to the ``.npz`` file that ``bbans_numba.model`` codes with.
+"""Export a trained Keras model to the ``.npz`` file that ``bbans --model`` codes with.
 
-The file layout is defined (and validated) by :mod:`bbans_numba.model_file`; this module only
-fills it: the JSON ``config`` (:class:`bbans_numba.model_config.ModelConfig`, current format
-version) and the architecture's weights under their exported names, as float32 (or float16).
+For a :class:`training.models.VAE` the file layout is defined (and validated) by
+:mod:`bbans_numba.model_file`; this module only fills it: the JSON ``config``
+(:class:`bbans_numba.model_config.ModelConfig`, current format version) and the
+architecture's weights under their exported names, as float32 (or float16). A
+:class:`training.pixelvae.PixelVAE` is written by :func:`training.pixelvae.export_npz`
+(float32 only; read by :func:`bbans_numba.pixelvae.load_pixelvae`).
 
 Command line (re-export a trained model, e.g. with half-size weights for shipping)::
 
@@ -11,7 +14,7 @@ Command line (re-export a trained model, e.g. with half-size weights for shippin
 Examples
 --------
 >>> import training.models as tm, training.export as te
->>> arrays = te.export_arrays(tm.build_vae("mlp-bb", image_shape=(4, 4)))
+>>> arrays = te.export_arrays(tm.build_model("mlp-bb", image_shape=(4, 4)))
 >>> arrays["encoder.input.kernel"].shape, arrays["decoder.output.bias"].shape
 ((16, 500), (32,))
 """
@@ -39,21 +42,34 @@ def export_arrays(vae, weight_dtype="float32"):
     return arrays
 
 
-def export_npz(vae, path, weight_dtype="float32"):
-    """Write the exported arrays of ``vae`` to ``path`` (an uncompressed ``.npz``)."""
-    np.savez(path, **export_arrays(vae, weight_dtype))
+def export_npz(model, path, weight_dtype="float32"):
+    """Write the codec's ``.npz`` of a trained ``model`` (either kind) to ``path`` (uncompressed).
+
+    Raises
+    ------
+    ValueError
+        ``weight_dtype`` is not float32 for a PixelVAE (its codec reads float32 only).
+    """
+    from training import pixelvae
+
+    if isinstance(model, pixelvae.PixelVAE):
+        if weight_dtype != "float32":
+            raise ValueError(f"a PixelVAE is exported with float32 weights only, not {weight_dtype}")
+        pixelvae.export_npz(model, path)
+    else:
+        np.savez(path, **export_arrays(model, weight_dtype))
 
 
 def load_keras_vae(path):
-    """Load a ``.keras`` file written by ``training.train`` (registers the custom classes)."""
-    import training.models  # noqa: F401  (registers the VAE class for deserialization)
+    """Load a ``.keras`` file written by ``training.train``, of either kind (registers the custom classes)."""
+    import training.models  # noqa: F401  (registers the VAE and PixelVAE classes for deserialization)
 
     return keras.saving.load_model(path, compile=False)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m training.export",
-                                     description="Export a .keras VAE to the codec's .npz format.")
+                                     description="Export a .keras model to the codec's .npz format.")
     parser.add_argument("keras_file", help="a .keras file written by training.train")
     parser.add_argument("npz_file", help="output path, e.g. bbans_numba/models/mnist.npz")
     parser.add_argument("--weight-dtype", choices=["float32", "float16"], default="float32")

@@ -124,6 +124,10 @@ class PixelVAE(keras.Model):
     The training loss is their mean sum divided by D (bits per pixel).
     """
 
+    # The constructor's settings of the architecture (besides image_shape and seed).
+    ARCHITECTURE_KEYS = ("latent_dim", "features", "encoder_hidden", "decoder_hidden", "rows_above", "half_width",
+                         "left", "pixel_hidden", "head", "components")
+
     def __init__(self, image_shape=(28, 28), latent_dim=16, features=4, encoder_hidden=(256,),
                  decoder_hidden=(256,), rows_above=2, half_width=2, left=2, pixel_hidden=(64,),
                  head="logistic", components=5, seed=0, **kwargs):
@@ -184,7 +188,9 @@ class PixelVAE(keras.Model):
         self.built = True
 
     def posterior(self, x):
-        """(mean, std) of q(z|x), each (B, L), for pixels x (B, D) in 0..255."""
+        """(mean, std) of q(z|x), each (B, L), for pixels x (B, D) in 0..255 (L = 0: empty)."""
+        if self.latent_dim == 0:
+            return ops.zeros((ops.shape(x)[0], 0)), ops.ones((ops.shape(x)[0], 0))
         a = ops.cast(x, "float32") / 255.0
         for layer in self.encoder_layers:
             a = layer(a)
@@ -268,7 +274,8 @@ def build_pixelvae(**architecture):
 def negative_elbo(model, images, batch_size=500, seed=0):
     """(nll, kl) in bits per image, each (N,), for uint8 ``images`` (N, H, W) or (N, D).
 
-    One posterior sample per image from a seeded generator (reproducible).
+    One posterior sample per image from a seeded generator (reproducible). Any model with
+    ``elbo_terms(x, noise)`` and ``latent_dim`` serves: a PixelVAE or a ``training.models.VAE``.
     """
     flat = np.asarray(images).reshape(len(images), -1)
     rng = np.random.default_rng(seed)

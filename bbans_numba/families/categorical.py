@@ -5,7 +5,9 @@ A table is ``K + 1`` uint32 starts (``cdf[k]`` is the first slot of symbol ``k``
 :func:`table_model` picks the model for a codec's tables:
 
 * :class:`Tables`: rows ``cdf[a, b]`` of shape (A, B, K + 1), ``A`` in {1, lanes} and
-  ``B`` in {1, steps} (a size-1 dimension broadcasts); a pop bisects the row.
+  ``B`` in {1, steps} (a size-1 dimension broadcasts); a pop counts the starts at or
+  below its slot (one vectorized pass, for up to :data:`COUNTED_ROW_MAX_SYMBOLS`
+  symbols) or bisects the row.
 * :class:`SharedTable`: one table for every symbol; a push uses the table's
   :func:`bbans_numba.rans.encoder_table` rows (no division), a pop bisects.
 * :class:`MappedTable`: a shared table at ``precision_bits <= 16``, plus a slot ->
@@ -19,16 +21,38 @@ from numba import njit
 
 from ..rans import Model, encoder_table, param_index, push_step_encoded, register_family
 
-__all__ = ["Tables", "SharedTable", "MappedTable", "table_model", "MAPPED_TABLE_MAX_BITS"]
+__all__ = ["Tables", "SharedTable", "MappedTable", "table_model", "MAPPED_TABLE_MAX_BITS", "COUNTED_ROW_MAX_SYMBOLS"]
 
 # Shared tables at precision_bits <= this get a slot -> symbol map (at most 64 KiB).
 MAPPED_TABLE_MAX_BITS = 16
+# A pop from a row of at most this many symbols counts its starts instead of bisecting:
+# a pass of independent comparisons (vectorized) beats eight dependent loads at 256.
+COUNTED_ROW_MAX_SYMBOLS = 1024
 
 
 @njit(cache=True, inline="always")
 def _rows_start(model, lane, step, symbol, precision_bits):
     a, b = param_index(model.cdf, lane, step)
     return np.int64(model.cdf[a, b, symbol])
+
+
+@njit(cache=True, inline="always")
+def _rows_quantile(model, lane, step, slot, precision_bits):
+    # The symbol holding ``slot`` is the largest with start <= slot: as the starts do not
+    # decrease, the number of symbols k >= 1 with start <= slot.
+    a, b = param_index(model.cdf, lane, step)
+    symbol, count = np.int64(0), np.int64(model.num_symbols)
+    if count <= COUNTED_ROW_MAX_SYMBOLS:
+        target = np.uint32(slot)  # slot < 2**precision_bits <= 2**31
+        for k in range(1, count):
+            symbol += model.cdf[a, b, k] <= target
+    else:  # bisection: the largest symbol with start <= slot lies in [symbol, symbol + count)
+        while count > 1:
+            half = count >> 1
+            symbol += half * np.int64(model.cdf[a, b, symbol + half] <= slot)
+            count -= half
+    first = np.int64(model.cdf[a, b, symbol])
+    return symbol, first, np.int64(model.cdf[a, b, symbol + 1]) - first
 
 
 @njit(cache=True, inline="always")
@@ -77,7 +101,7 @@ class MappedTable(Model, namedtuple("MappedTable", ["cdf", "encoder", "slot_symb
     frequency_table = SharedTable.frequency_table
 
 
-register_family(Tables, start=_rows_start)
+register_family(Tables, start=_rows_start, quantile=_rows_quantile)
 register_family(SharedTable, start=_shared_start, push=_shared_push)
 register_family(MappedTable, start=_shared_start, quantile=_mapped_quantile, push=_shared_push)
 
