@@ -144,6 +144,12 @@ def positive_int(text):
     return value
 
 
+def add_count_option(parser, flag, metavar, help):
+    """Add option ``flag`` taking a positive integer (:func:`positive_int`): every count
+    option of ``bbans`` (lanes, workers, bucket bits, chunk images, a limit) has this shape."""
+    parser.add_argument(flag, type=positive_int, metavar=metavar, help=help)
+
+
 class DeprecatedAlias(argparse.Action):
     """An old option name that works like ``replacement`` after a one-line note on stderr."""
 
@@ -177,15 +183,15 @@ def build_parser():
                             "delete the .png files there that the new images did not replace, so the folder holds "
                             "exactly the decompressed images (other files stay)")
     lanes = argparse.ArgumentParser(add_help=False)
-    lanes.add_argument("--lanes", type=positive_int, metavar="L",
-                       help="rANS lanes per chunk, coded in lock-step, one image per lane and round: more is faster "
-                            f"per image but adds a fixed cost per lane (default: one per {IMAGES_PER_LANE} images, at "
-                            f"most {DEFAULT_LANES}; never more than a chunk's images: asking for more codes with one "
-                            "lane per image, with a note)")
+    add_count_option(lanes, "--lanes", "L",
+                     "rANS lanes per chunk, coded in lock-step, one image per lane and round: more is faster "
+                     f"per image but adds a fixed cost per lane (default: one per {IMAGES_PER_LANE} images, at "
+                     f"most {DEFAULT_LANES}; never more than a chunk's images: asking for more codes with one "
+                     "lane per image, with a note)")
     parallel = argparse.ArgumentParser(add_help=False)
-    parallel.add_argument("--workers", type=positive_int, metavar="N",
-                          help="threads coding chunks at once (default: one per core, here "
-                               f"{bb.chunks.default_workers()}); the bytes do not depend on it")
+    add_count_option(parallel, "--workers", "N",
+                     f"threads coding chunks at once (default: one per core, here {bb.chunks.default_workers()}); "
+                     "the bytes do not depend on it")
     parallel.add_argument("--scheduler", metavar="ADDRESS",
                           help="code the chunks on a running dask.distributed cluster at ADDRESS (e.g. "
                                "tcp://10.0.0.5:8786) instead of local threads; needs the dask extra: "
@@ -206,12 +212,11 @@ def build_parser():
                           help="how the posterior is quantized onto latent buckets: 'exact' takes CDF differences "
                                "at the bucket edges (every bucket >= 1), 'histogram' counts equiprobable posterior "
                                f"points into the buckets (default: {CodingSettings.quantizer})")
-    compress.add_argument("--bucket-bits", type=positive_int, metavar="B",
-                          help="use 2**B equal-mass buckets per latent dimension "
-                               f"(default: {CodingSettings.bucket_bits})")
-    compress.add_argument("--chunk-images", type=positive_int, metavar="C",
-                          help="images per chunk: chunks are coded independently, in parallel, and decoding any "
-                               f"image decodes its whole chunk (default: {DEFAULT_CHUNK_IMAGES})")
+    add_count_option(compress, "--bucket-bits", "B",
+                     f"use 2**B equal-mass buckets per latent dimension (default: {CodingSettings.bucket_bits})")
+    add_count_option(compress, "--chunk-images", "C",
+                     "images per chunk: chunks are coded independently, in parallel, and decoding any image "
+                     f"decodes its whole chunk (default: {DEFAULT_CHUNK_IMAGES})")
     compress.add_argument("--no-file-names", action="store_true",
                           help="for a PNG input, do not store the PNG file names in OUTPUT (stored by default, at "
                                "about their length in bytes, unless they are 000000.png, 000001.png, ...: "
@@ -259,7 +264,7 @@ def build_parser():
         description=f"Compress and decompress the MNIST test set ({DEMO_SPEC}; the bundled {DEMO_FALLBACK_SPEC} "
                     "when MNIST is not installed), check that every pixel comes back, and print bits/dim and "
                     "images/s each way beside gzip -9, bz2 -9 and lzma -9e on the same raw bytes.")
-    demo.add_argument("--limit", type=positive_int, metavar="N", help="use only the first N images")
+    add_count_option(demo, "--limit", "N", "use only the first N images")
     demo.add_argument("--quiet", action="store_true",
                       help="no progress bars or stage lines (the table is printed all the same)")
     demo.set_defaults(run=run_demo)

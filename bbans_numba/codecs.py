@@ -59,6 +59,9 @@ class Codec:
         """The (L, S) shape of one push/pop, checked against the parameters' batch shape."""
         num_lanes = message.num_lanes
         batch = self.batch_shape
+        if num_steps is not None and (isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer))
+                                      or num_steps < 0):
+            raise ValueError(f"num_steps must be an integer >= 0, got {num_steps!r}")
         if len(batch) >= 1 and batch[0] != num_lanes:
             raise ValueError(f"codec parameters are for {batch[0]} lanes, the message has {num_lanes}")
         if len(batch) == 2:

@@ -186,7 +186,7 @@ class Header:
         if self.lanes > max(self.count, 1):
             raise HeaderFieldError("lanes", f"is {self.lanes} but {self.count} images use at most "
                                             f"{max(self.count, 1)} (one image per lane and round)")
-        chunks = math.ceil(self.count / self.chunk_images)
+        chunks = -(-self.count // self.chunk_images)  # integer ceil: exact for any count (10**400 too)
         if len(self.crc32) != chunks:
             raise HeaderFieldError("crc32", f"holds {len(self.crc32)} checksums but {self.count} images in "
                                             f"chunks of {self.chunk_images} need {chunks}")

@@ -47,7 +47,10 @@ ROW_BLOCK = 8
 
 @numba.njit(cache=True, nogil=True)
 def dense(x, kernel, bias):
-    """``x @ kernel + bias`` for float32 (B, K) ``x``, row by row (see the module docstring)."""
+    """``x @ kernel + bias`` for float32 (B, K) ``x``, row by row (see the module docstring).
+    ``ValueError`` unless ``kernel`` is (K, N) and ``bias`` (N,): the loops index by those sizes."""
+    if x.shape[1] != kernel.shape[0] or bias.shape[0] != kernel.shape[1]:
+        raise ValueError("dense: x (B, K), kernel (K, N) and bias (N,) must match")
     rows, outputs = x.shape[0], kernel.shape[1]
     out = np.empty((rows, outputs), dtype=np.float32)
     for block in range((rows + ROW_BLOCK - 1) // ROW_BLOCK):

@@ -19,7 +19,7 @@ ValueError: option 'residual_blocks' must be an integer in [0, 8], got '1'
 
 from dataclasses import dataclass
 
-__all__ = ["Integer", "Choice", "Spec", "build_spec"]
+__all__ = ["Integer", "Real", "Choice", "Spec", "build_spec"]
 
 _NO_DEFAULT = object()
 
@@ -36,6 +36,25 @@ class Integer:
         if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
             raise ValueError(f"option {name!r} must be an integer in [{self.low}, {self.high}], got {value!r}")
         return value
+
+
+@dataclass(frozen=True)
+class Real:
+    """A real number in ``[low, high]`` (a JSON number: int or float, no bool; NaN fails the
+    range test), returned as float.
+
+    >>> Real(-700.0, 700.0).check("log_scale_min", -4)
+    -4.0
+    """
+
+    low: float
+    high: float
+    default: object = _NO_DEFAULT
+
+    def check(self, name, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not self.low <= value <= self.high:
+            raise ValueError(f"option {name!r} must be a number in [{self.low}, {self.high}], got {value!r}")
+        return float(value)
 
 
 @dataclass(frozen=True)

@@ -592,6 +592,8 @@ class PixelVAEModel:
         (..., 3K): the whole quantized CDF of each pixel (for inspection and tests)."""
         precision_bits = check_pixel_precision(precision_bits)
         raw = np.asarray(raw, dtype=np.float32)
+        if raw.ndim < 1 or raw.shape[-1] != 3 * self.num_components:
+            raise ValueError(f"raw head outputs must have shape (..., {3 * self.num_components}), got {raw.shape}")
         columns = np.ascontiguousarray(raw.reshape(-1, raw.shape[-1]).T)
         starts = np.empty((columns.shape[1], NUM_SYMBOLS + 1), dtype=np.int64)
         _starts_kernel(columns, *self._log_scale_range, precision_bits, starts)

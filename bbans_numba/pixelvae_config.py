@@ -50,6 +50,7 @@ _FEATURES = Integer(1, 1 << 12)
 _COMPONENTS = Integer(1, 256)
 _SHIFT = Integer(-(1 << 16), 1 << 16)
 _HEAD = Choice(("logistic",))  # training also knows "categorical", which the codec does not code
+LOG_SCALE_LIMIT = 700.0  # |log scale| bound: the inverse scale exp(-log_scale) stays finite
 _REQUIRED = ("format", "image_shape", "latent_dim", "features", "encoder_hidden", "decoder_hidden", "pixel_hidden",
              "head", "components", "offsets", "log_scale_min", "log_scale_max", "std_min", "std_max")
 # Recorded by training (how it built the offsets, its seed), checked, not used for coding.
@@ -148,8 +149,9 @@ class PixelVAEConfig:
                              f"{MAX_NEIGHBOUR_ENTRIES}")
         log_scale = tuple(_number(key, config[key]) for key in ("log_scale_min", "log_scale_max"))
         std = tuple(_number(key, config[key]) for key in ("std_min", "std_max"))
-        if not log_scale[0] <= log_scale[1] or not 0 < std[0] <= std[1]:
-            raise ValueError(f"need log_scale_min <= log_scale_max and 0 < std_min <= std_max, got {log_scale}, {std}")
+        if not -LOG_SCALE_LIMIT <= log_scale[0] <= log_scale[1] <= LOG_SCALE_LIMIT or not 0 < std[0] <= std[1]:
+            raise ValueError(f"need -{LOG_SCALE_LIMIT:g} <= log_scale_min <= log_scale_max <= {LOG_SCALE_LIMIT:g} "
+                             f"and 0 < std_min <= std_max, got {log_scale}, {std}")
         informational = {key: rule.check(key, config[key]) for key, rule in _INFORMATIONAL.items() if key in config}
         return cls(shape, _LATENT_DIM.check("latent_dim", config["latent_dim"]),
                    _FEATURES.check("features", config["features"]), _widths("encoder_hidden", config["encoder_hidden"]),

@@ -527,9 +527,15 @@ class Model:
         _push_restoring(push_kernel, message, self, symbols, precision_bits)
 
     def pop(self, message, out, precision_bits):
-        """Pop ``out.shape`` (L, S) symbols into ``out`` (int64)."""
+        """Pop ``out.shape`` (L, S) symbols into ``out`` (int64); ``ValueError`` (message
+        unchanged) if a slot lies outside every interval (explicit intervals that were not
+        pushed).  A pop writes no word, so heads and counters restore the message."""
         heads, words, counters = message.kernel_arrays()
-        raise_for_status(pop_kernel(heads, words, counters, precision_bits, self, out))
+        saved_heads, saved_counters = heads.copy(), counters.copy()
+        status = pop_kernel(heads, words, counters, precision_bits, self, out)
+        if status != STATUS_OK:
+            heads[:], counters[:] = saved_heads, saved_counters
+            raise_for_status(status)
 
     def intervals(self, symbols, precision_bits):
         """``(starts, freqs)`` uint32 of ``symbols`` (L, S); ``ValueError`` if one is impossible."""

@@ -141,6 +141,16 @@ def test_beta_binomial_round_trip(params):
     assert_round_trip_restores(codec, rng.integers(0, 256, size=alpha.shape))
 
 
+@pytest.mark.parametrize("precision_bits", [8, 9, 12, 16])
+@pytest.mark.parametrize("shape", [(), (3,)], ids=["scalar", "per lane"])
+def test_beta_binomial_tables_at_low_precision(shape, precision_bits):
+    """Issue 12 item 6: shared (table) parameters failed for precision_bits <= 16."""
+    codec = codecs.BetaBinomial(255, np.full(shape, 0.3), np.full(shape, 4.0), precision_bits)
+    freqs = codec.freqs.astype(np.int64)
+    assert np.all(freqs >= 1) and np.all(freqs.sum(-1) == 1 << precision_bits)
+    assert_round_trip_restores(codec, np.random.default_rng(precision_bits).integers(0, 256, size=(3, 5)))
+
+
 def test_beta_binomial_matches_scipy():
     rng = np.random.default_rng(1)
     alpha = 10 ** rng.uniform(-3, 3, size=300)
@@ -346,3 +356,11 @@ def test_cumulative_categorical_round_trip(dist, num_steps):
 def test_cumulative_categorical_bad_arguments(probs, precision_bits, match):
     with pytest.raises(ValueError, match=match):
         codecs.CumulativeCategorical(probs, precision_bits)
+
+
+@pytest.mark.parametrize("num_steps", [-1, 1.5, True, "2"])
+def test_pop_refuses_a_step_count_that_is_not_a_count(num_steps):
+    message = bb.Message(2)
+    with pytest.raises(ValueError, match="num_steps"):
+        codecs.Uniform(8).pop(message, num_steps=num_steps)
+    assert message == bb.Message(2)

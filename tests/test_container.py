@@ -280,6 +280,7 @@ def without(mapping, key):
     (lambda h: {**h, "dtype": "float32"}, "key 'dtype' must be \"uint8\", found 'float32'"),
     (lambda h: {**h, "count": -1}, "key 'count' must be an integer >= 0, found -1"),
     (lambda h: {**h, "count": True}, "key 'count' must be an integer >= 0, found True"),
+    (lambda h: {**h, "count": 10**400}, "key 'checksums.crc32' holds 4 checksums but 1000000000000"),
     (lambda h: {**h, "chains": 1.5}, "key 'chains' must be an integer >= 1, found 1.5"),
     (lambda h: {**h, "chains": 11}, "key 'chains' is 11 but 10 images use at most 10"),
     (lambda h: {**h, "settings": [1]}, "key 'settings' must be an object, found [1]"),

@@ -47,3 +47,19 @@ def test_starts_that_would_overflow_the_range_check_are_refused(start):
 def test_huge_freqs_are_refused():
     with pytest.raises(ValueError, match="start \\+ freq"):
         bb.Message(1).push(np.array([0]), np.array([2**64 - 1], dtype=np.uint64), 16)
+
+
+def test_a_failed_pop_batch_leaves_the_message_as_it_was():
+    """Issue 12 item 6: pop_batch stopped at the first wrong interval with the lanes and steps
+    before it already popped."""
+    message = bb.Message(3)
+    starts, freqs = np.tile([[0, 1]], (3, 1)), np.full((3, 2), 4)
+    message.push_batch(starts, freqs, 4)
+    before = message.to_bytes()
+    wrong = starts.copy()
+    wrong[0, 0] = 8
+    with pytest.raises(ValueError, match="not the symbols that were pushed"):
+        message.pop_batch(wrong, freqs, 4)
+    assert message.to_bytes() == before
+    message.pop_batch(starts, freqs, 4)
+    assert message == bb.Message(3)
