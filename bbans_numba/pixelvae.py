@@ -403,16 +403,6 @@ def _starts_kernel(raw, log_scale_min, log_scale_max, precision_bits, starts):
             starts[r, symbol] = _symbol_start(symbol, mixture, precision_bits)
 
 
-@njit(cache=True, nogil=True)
-def _clipped_softplus(raw, low, high):
-    """``clip(softplus(raw), low, high)`` (float64, :func:`bbans_numba.portable.softplus`)."""
-    out = np.empty(raw.shape, dtype=np.float64)
-    for r in range(raw.shape[0]):
-        for j in range(raw.shape[1]):
-            out[r, j] = min(max(portable.softplus(np.float64(raw[r, j])), low), high)
-    return out
-
-
 # --- Python side ------------------------------------------------------------------------------
 
 
@@ -538,7 +528,7 @@ class PixelVAEModel:
         x = self._scaled[images.reshape(len(images), self.num_pixels)]
         raw = self._mlp(x, self._encoder)
         mean = raw[:, :self.latent_dim].astype(np.float64)
-        std = _clipped_softplus(np.ascontiguousarray(raw[:, self.latent_dim:]), *self._std_range)
+        std = nn.clipped_softplus(np.ascontiguousarray(raw[:, self.latent_dim:]), *self._std_range)
         return mean, std
 
     def pixel_features(self, z):

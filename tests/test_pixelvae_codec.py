@@ -235,10 +235,14 @@ def test_coding_path_has_no_platform_math(model):
     codec.push(message, images.reshape(2, -1))
     codec.pop(message, record={})
     model.interval_starts(model.head_params(images, mean), PRECISION)
-    kernels = [pv._pixels_kernel, pv._push_kernel, pv._mixture_params, pv._symbol_start,
-               pv._starts_kernel, nn.dense, nn.relu, pv._clipped_softplus]
+    kernels = [pv._pixels_kernel, pv._push_kernel, pv._starts_kernel, nn.dense, nn.relu, nn.clipped_softplus]
     assert all(kernel.signatures for kernel in kernels), [k.__name__ for k in kernels if not k.signatures]
-    assert inspect_dispatchers(kernels) == []
+    findings = inspect_dispatchers(kernels)
+    # Called (not inlined) by the kernels above: a kernel loaded from the cache leaves them
+    # uncompiled, but the scanner's fresh compile of their callers compiles them.
+    helpers = [pv._mixture_params, pv._symbol_start]
+    assert all(helper.signatures for helper in helpers), [h.__name__ for h in helpers if not h.signatures]
+    assert findings + inspect_dispatchers(helpers) == []
 
 
 def test_log_likelihood_is_the_reference_nll_to_quantization():
