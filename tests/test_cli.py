@@ -129,7 +129,7 @@ def run_subprocess(*args, stdout=subprocess.PIPE):
                       "--numbered-names", "--quiet", "--debug", ".npy", "000000.png", "one image",
                       "delete the .png files"]),
     (["info"], ["FILE", "--debug", "bits/dim"]),
-    (["demo"], ["--limit", "--lanes", "--quiet", "--debug", "gzip", "bz2", "lzma"]),
+    (["demo"], ["--limit", "--lanes", "--quiet", "--debug", "gzip", "bz2", "lzma", "JPEG-XL"]),
 ])
 def test_help_explains_every_option(capsys, command, options):
     status, out, _ = run_main(capsys, *command, "--help")
@@ -527,7 +527,26 @@ def test_demo_prints_a_table_beside_gzip_bz2_lzma(capsys, fake_codec):
     assert lines[1].split() == ["codec", "bits/dim", "compress", "img/s", "decompress", "img/s"]
     assert [line.split()[0] for line in lines[2:6]] == ["bbans", "gzip", "bz2", "lzma"]
     assert lines[2].startswith("bbans (None, 2 lanes)")  # the fake's model id names no shipped model
+    if cli.jpegxl_baseline() is not None:  # imagecodecs installed: JPEG-XL beside them
+        assert lines[6].startswith(cli.JPEGXL_NAME) and float(lines[6][len(cli.JPEGXL_NAME):].split()[0]) > 0
+    else:
+        assert any(cli.JPEGXL_HINT in line for line in lines)
     assert lines[-1] == "lossless round trip: OK (every pixel checked)"
+
+
+def test_demo_without_imagecodecs_says_how_to_add_jpegxl(capsys, monkeypatch, fake_codec):
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import fails as if not installed
+    status, out, _ = run_main(capsys, "demo", "--limit", 5, "--quiet")
+    assert status == 0 and cli.JPEGXL_NAME not in out
+    assert f"JPEG-XL, the strongest classical codec on MNIST, is left out: {cli.JPEGXL_HINT} adds it." in out
+
+
+def test_baseline_rows_check_the_round_trip():
+    images = bb.load_images("mnist:sample")[:3]
+    name, compress, decompress = cli.BASELINES[0]
+    assert cli.baseline_row(name, compress, decompress, images)[1] > 0
+    with pytest.raises(ValueError, match="gzip -9 round trip failed"):
+        cli.baseline_row(name, compress, lambda packed, like: decompress(packed, like)[::-1], images)
 
 
 def test_demo_falls_back_to_the_bundled_sample(capsys, monkeypatch, fake_codec):
